@@ -1,0 +1,325 @@
+//! Extraction: OTLP spans and their resources in, [`SpanFacts`] out.
+//!
+//! A pure function over the decoded request, tested with tables of real
+//! attribute sets. Values that do not parse are rejected and reported (the
+//! span's other facts are kept); spans with invalid ids are rejected whole.
+
+use std::collections::HashSet;
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
+
+use crate::attributes as names;
+use crate::facts::{BuildChoice, Image, SpanFacts};
+use crate::keys::{self, KeyError, WorkloadIdentity, shorten};
+
+/// How many problem descriptions an [`Extraction`] keeps verbatim; the rest
+/// are only counted.
+pub const MAX_PROBLEMS_KEPT: usize = 8;
+
+/// The result of reading one export request.
+#[derive(Debug, Default)]
+pub struct Extraction {
+    /// Facts of the spans that said anything, at most one entry per span
+    /// (and one per trace for bare "runs in image" sightings).
+    pub facts: Vec<SpanFacts>,
+    /// Spans in the request.
+    pub spans_seen: u64,
+    /// Spans rejected whole, or with at least one value rejected.
+    pub rejected_spans: u64,
+    /// The first [`MAX_PROBLEMS_KEPT`] problems, each one line.
+    pub problems: Vec<String>,
+    /// How many problems there were in all.
+    pub problem_count: u64,
+}
+
+impl Extraction {
+    fn problem(&mut self, message: String) {
+        self.problem_count += 1;
+        if self.problems.len() < MAX_PROBLEMS_KEPT {
+            self.problems.push(message);
+        }
+    }
+
+    /// One message summing up the problems, for `partial_success`.
+    pub fn error_message(&self) -> Option<String> {
+        if self.problem_count == 0 {
+            return None;
+        }
+        let mut message = self.problems.join("; ");
+        let more = self.problem_count - self.problems.len() as u64;
+        if more > 0 {
+            message.push_str(&format!("; and {more} more"));
+        }
+        Some(message)
+    }
+}
+
+/// Reads every span of `request` into facts.
+pub fn extract(request: &ExportTraceServiceRequest) -> Extraction {
+    let mut out = Extraction::default();
+    let mut sightings: HashSet<(String, Vec<Image>, Option<WorkloadIdentity>)> = HashSet::new();
+    for resource_spans in &request.resource_spans {
+        let resource_attrs: &[KeyValue] = resource_spans
+            .resource
+            .as_ref()
+            .map(|r| r.attributes.as_slice())
+            .unwrap_or_default();
+        let resource = Attrs {
+            primary: resource_attrs,
+            fallback: &[],
+        };
+        let mut resource_problems = Vec::new();
+        let runs_in = read_images(&resource, &mut resource_problems);
+        let sender = resource.string(names::SERVICE_NAME).unwrap_or_default().to_string();
+        let workload = (!runs_in.is_empty()).then(|| workload_identity(&resource));
+        for scope_spans in &resource_spans.scope_spans {
+            for span in &scope_spans.spans {
+                out.spans_seen += 1;
+                let (Some(trace_id), Some(span_id)) =
+                    (hex_id(&span.trace_id, 16), hex_id(&span.span_id, 8))
+                else {
+                    out.rejected_spans += 1;
+                    out.problem(format!(
+                        "span {:?}: trace id must be 16 bytes and span id 8 bytes, not all zero",
+                        shorten(&span.name, 60)
+                    ));
+                    continue;
+                };
+                let view = Attrs {
+                    primary: &span.attributes,
+                    fallback: resource_attrs,
+                };
+                let span_only = Attrs {
+                    primary: &span.attributes,
+                    fallback: &[],
+                };
+                let mut problems = resource_problems.clone();
+                let mut facts = SpanFacts {
+                    trace_id,
+                    span_id,
+                    sender: sender.clone(),
+                    build_id: read_build_id(&view, &mut problems),
+                    pipeline: view.string(names::PIPELINE).map(str::to_string),
+                    commit: read_key(&view, names::COMMIT, keys::normalize_commit, &mut problems),
+                    repository: read_key(&view, names::REPOSITORY, keys::normalize_repository, &mut problems),
+                    branch: view.string(names::BRANCH).map(str::to_string),
+                    gomod: read_key(&view, names::GOMOD, keys::normalize_gomod, &mut problems),
+                    produced: read_images(&span_only, &mut problems),
+                    runs_in: runs_in.clone(),
+                    workload: workload.clone(),
+                };
+                if !problems.is_empty() {
+                    out.rejected_spans += 1;
+                    for problem in problems {
+                        out.problem(format!("span {}: {problem}", facts.span_id));
+                    }
+                }
+                if facts.is_empty() {
+                    continue;
+                }
+                if !facts.has_build_facts() {
+                    // A bare sighting of the image this process runs in: keep
+                    // one per trace.
+                    facts.span_id.clear();
+                    let seen = (facts.trace_id.clone(), facts.runs_in.clone(), facts.workload.clone());
+                    if !sightings.insert(seen) {
+                        continue;
+                    }
+                }
+                out.facts.push(facts);
+            }
+        }
+    }
+    out
+}
+
+/// A span's attributes with its resource's behind them.
+struct Attrs<'a> {
+    primary: &'a [KeyValue],
+    fallback: &'a [KeyValue],
+}
+
+impl<'a> Attrs<'a> {
+    fn get(&self, name: &str) -> Option<&'a Value> {
+        let find = |attrs: &'a [KeyValue]| {
+            attrs
+                .iter()
+                .find(|kv| kv.key == name)
+                .and_then(|kv| kv.value.as_ref())
+                .and_then(|v: &'a AnyValue| v.value.as_ref())
+        };
+        find(self.primary).or_else(|| find(self.fallback))
+    }
+
+    /// The first of `names` present (span before resource for each name).
+    fn first(&self, names: &[&'static str]) -> Option<(&'static str, &'a Value)> {
+        names.iter().find_map(|name| self.get(name).map(|v| (*name, v)))
+    }
+
+    /// The first of `names` present as a non-empty string.
+    fn string(&self, names: &[&'static str]) -> Option<&'a str> {
+        names.iter().find_map(|name| match self.get(name) {
+            Some(Value::StringValue(s)) if !s.is_empty() => Some(s.as_str()),
+            _ => None,
+        })
+    }
+
+    /// Every string in the first of `names` present: an array of strings, or
+    /// one string.
+    fn strings(&self, names: &[&'static str]) -> Vec<&'a str> {
+        match self.first(names) {
+            Some((_, Value::StringValue(s))) if !s.is_empty() => vec![s.as_str()],
+            Some((_, Value::ArrayValue(array))) => array
+                .values
+                .iter()
+                .filter_map(|v| match &v.value {
+                    Some(Value::StringValue(s)) if !s.is_empty() => Some(s.as_str()),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+fn hex_id(bytes: &[u8], len: usize) -> Option<String> {
+    (bytes.len() == len && bytes.iter().any(|b| *b != 0)).then(|| hex::encode(bytes))
+}
+
+fn describe(value: &Value) -> String {
+    match value {
+        Value::StringValue(s) => format!("{:?}", shorten(s, 100)),
+        Value::BoolValue(b) => b.to_string(),
+        Value::IntValue(i) => i.to_string(),
+        Value::DoubleValue(d) => d.to_string(),
+        Value::ArrayValue(_) => "an array".to_string(),
+        Value::KvlistValue(_) => "a map".to_string(),
+        Value::BytesValue(_) => "bytes".to_string(),
+        Value::StringValueStrindex(_) => "a string table reference".to_string(),
+    }
+}
+
+fn read_key(
+    attrs: &Attrs<'_>,
+    names: &[&'static str],
+    normalize: fn(&str) -> Result<String, KeyError>,
+    problems: &mut Vec<String>,
+) -> Option<String> {
+    let (name, value) = attrs.first(names)?;
+    match value {
+        Value::StringValue(s) if s.is_empty() => None,
+        Value::StringValue(s) => match normalize(s) {
+            Ok(key) => Some(key),
+            Err(err) => {
+                problems.push(format!("{name}: {err}"));
+                None
+            }
+        },
+        other => {
+            problems.push(format!("{name}: expected a string, got {}", describe(other)));
+            None
+        }
+    }
+}
+
+fn read_build_id(attrs: &Attrs<'_>, problems: &mut Vec<String>) -> Option<BuildChoice> {
+    for (name, source) in names::BUILD_ID {
+        let Some(value) = attrs.get(name) else { continue };
+        let raw = match value {
+            Value::StringValue(s) if s.is_empty() => continue,
+            Value::StringValue(s) => s.clone(),
+            // The Collector's GitHub and GitLab receivers send run ids as ints.
+            Value::IntValue(i) => i.to_string(),
+            other => {
+                problems.push(format!("{name}: expected a string or an integer, got {}", describe(other)));
+                return None;
+            }
+        };
+        return match keys::normalize_build_id(&raw) {
+            Ok(key) => Some(BuildChoice { source: *source, key }),
+            Err(err) => {
+                problems.push(format!("{name}: {err}"));
+                None
+            }
+        };
+    }
+    None
+}
+
+/// Images named by `oci.manifest.digest` and `container.image.repo_digests`,
+/// with the names and tags given beside them.
+fn read_images(attrs: &Attrs<'_>, problems: &mut Vec<String>) -> Vec<Image> {
+    let mut images: Vec<Image> = Vec::new();
+    let mut add = |digest: String, name: Option<&str>| {
+        let image = match images.iter_mut().position(|i| i.digest == digest) {
+            Some(at) => &mut images[at],
+            None => {
+                images.push(Image { digest, ..Image::default() });
+                images.last_mut().expect("just pushed")
+            }
+        };
+        if let Some(name) = name.filter(|n| !n.is_empty()) {
+            if !image.names.iter().any(|n| n == name) {
+                image.names.push(name.to_string());
+            }
+        }
+    };
+    if let Some((name, value)) = attrs.first(names::MANIFEST_DIGEST) {
+        match value {
+            Value::StringValue(s) if s.is_empty() => {}
+            Value::StringValue(s) => match keys::normalize_digest(s) {
+                Ok(digest) => add(digest, None),
+                Err(err) => problems.push(format!("{name}: {err}")),
+            },
+            other => problems.push(format!("{name}: expected a string, got {}", describe(other))),
+        }
+    }
+    for entry in attrs.strings(names::REPO_DIGESTS) {
+        let (image_name, digest) = match entry.rsplit_once('@') {
+            Some((image_name, digest)) => (Some(image_name), digest),
+            None => (None, entry),
+        };
+        match keys::normalize_digest(digest) {
+            Ok(digest) => add(digest, image_name),
+            Err(err) => problems.push(format!(
+                "container.image.repo_digests: {:?} is not NAME@sha256:<64 hex>: {}",
+                shorten(entry, 100),
+                err.reason
+            )),
+        }
+    }
+    if images.is_empty() {
+        return images;
+    }
+    let name = attrs.string(names::IMAGE_NAME);
+    let tags = attrs.strings(names::IMAGE_TAGS);
+    for image in &mut images {
+        if let Some(name) = name {
+            if !image.names.iter().any(|n| n == name) {
+                image.names.push(name.to_string());
+            }
+        }
+        for tag in &tags {
+            if !image.tags.iter().any(|t| t == tag) {
+                image.tags.push(tag.to_string());
+            }
+        }
+        image.names.sort();
+        image.tags.sort();
+    }
+    images.sort();
+    images
+}
+
+fn workload_identity(resource: &Attrs<'_>) -> WorkloadIdentity {
+    WorkloadIdentity {
+        environment: resource.string(names::ENVIRONMENT).map(str::to_string),
+        namespace: resource.string(names::K8S_NAMESPACE).map(str::to_string),
+        name: resource
+            .string(names::K8S_DEPLOYMENT)
+            .or_else(|| resource.string(names::SERVICE_NAME))
+            .unwrap_or("unknown_service")
+            .to_string(),
+    }
+}

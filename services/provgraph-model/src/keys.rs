@@ -1,0 +1,405 @@
+//! Node kinds and their normalized keys: parse, don't validate.
+//!
+//! The same normalization applies to what is ingested and to what a query is
+//! given, so `https://github.com/Acme/Calc.git` and `git@github.com:acme/calc`
+//! name one repository.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Longest key accepted for any node kind, in bytes. Longer values are
+/// rejected rather than truncated, so that two different inputs never share
+/// a key.
+pub const MAX_KEY_LEN: usize = 1024;
+
+/// The kinds of node in the provenance graph.
+///
+/// The numeric codes are stored in the database: never reuse or renumber one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum NodeKind {
+    Repository,
+    Commit,
+    Gomod,
+    Build,
+    Artifact,
+    Workload,
+}
+
+impl NodeKind {
+    pub const ALL: [NodeKind; 6] = [
+        NodeKind::Repository,
+        NodeKind::Commit,
+        NodeKind::Gomod,
+        NodeKind::Build,
+        NodeKind::Artifact,
+        NodeKind::Workload,
+    ];
+
+    /// The stable code stored in the database.
+    pub fn code(self) -> i16 {
+        match self {
+            NodeKind::Repository => 1,
+            NodeKind::Commit => 2,
+            NodeKind::Gomod => 3,
+            NodeKind::Build => 4,
+            NodeKind::Artifact => 5,
+            NodeKind::Workload => 6,
+        }
+    }
+
+    pub fn from_code(code: i16) -> Option<NodeKind> {
+        NodeKind::ALL.into_iter().find(|kind| kind.code() == code)
+    }
+
+    /// The name used in the API and in documentation.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeKind::Repository => "REPOSITORY",
+            NodeKind::Commit => "COMMIT",
+            NodeKind::Gomod => "GOMOD",
+            NodeKind::Build => "BUILD",
+            NodeKind::Artifact => "ARTIFACT",
+            NodeKind::Workload => "WORKLOAD",
+        }
+    }
+
+    /// Normalizes `raw` into this kind's key, or says why it cannot.
+    pub fn normalize(self, raw: &str) -> Result<String, KeyError> {
+        match self {
+            NodeKind::Repository => normalize_repository(raw),
+            NodeKind::Commit => normalize_commit(raw),
+            NodeKind::Gomod => normalize_gomod(raw),
+            NodeKind::Build => normalize_build_id(raw),
+            NodeKind::Artifact => normalize_digest(raw),
+            NodeKind::Workload => normalize_workload_key(raw),
+        }
+    }
+}
+
+impl fmt::Display for NodeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a value is not a valid key for its kind.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{kind} key {value:?} is invalid: {reason}")]
+pub struct KeyError {
+    pub kind: NodeKind,
+    /// The offending value, shortened to at most 100 characters.
+    pub value: String,
+    pub reason: &'static str,
+}
+
+impl KeyError {
+    fn new(kind: NodeKind, value: &str, reason: &'static str) -> KeyError {
+        KeyError {
+            kind,
+            value: shorten(value, 100),
+            reason,
+        }
+    }
+}
+
+/// Shortens `value` to at most `max` characters, marking the cut.
+pub fn shorten(value: &str, max: usize) -> String {
+    match value.char_indices().nth(max) {
+        None => value.to_string(),
+        Some((cut, _)) => format!("{}…", &value[..cut]),
+    }
+}
+
+fn is_lower_hex(value: &str) -> bool {
+    value.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// A commit SHA: 40 (SHA-1) or 64 (SHA-256) hex digits, lower-cased.
+pub fn normalize_commit(raw: &str) -> Result<String, KeyError> {
+    let value = raw.trim();
+    if value.len() != 40 && value.len() != 64 {
+        return Err(KeyError::new(
+            NodeKind::Commit,
+            raw,
+            "a commit SHA has 40 or 64 hex digits",
+        ));
+    }
+    if !is_lower_hex(value) {
+        return Err(KeyError::new(
+            NodeKind::Commit,
+            raw,
+            "a commit SHA has only hex digits",
+        ));
+    }
+    Ok(value.to_ascii_lowercase())
+}
+
+fn normalize_sha256(kind: NodeKind, raw: &str, allow_bare: bool) -> Result<String, KeyError> {
+    let value = raw.trim();
+    let hex = match value.get(..7) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("sha256:") => &value[7..],
+        _ if allow_bare => value,
+        _ => {
+            return Err(KeyError::new(
+                kind,
+                raw,
+                "a digest is sha256: followed by 64 hex digits",
+            ));
+        }
+    };
+    if hex.len() != 64 || !is_lower_hex(hex) {
+        return Err(KeyError::new(
+            kind,
+            raw,
+            "a digest is sha256: followed by 64 hex digits",
+        ));
+    }
+    Ok(format!("sha256:{}", hex.to_ascii_lowercase()))
+}
+
+/// An image digest: `sha256:` and 64 lower-case hex digits.
+pub fn normalize_digest(raw: &str) -> Result<String, KeyError> {
+    normalize_sha256(NodeKind::Artifact, raw, false)
+}
+
+/// A go.mod hash: the hex `sha256sum go.mod` prints, or `sha256:<hex>`;
+/// the key is always `sha256:<hex>`.
+pub fn normalize_gomod(raw: &str) -> Result<String, KeyError> {
+    normalize_sha256(NodeKind::Gomod, raw, true)
+}
+
+/// A build id is kept as given; it must be non-empty, at most
+/// [`MAX_KEY_LEN`] bytes and free of control characters.
+pub fn normalize_build_id(raw: &str) -> Result<String, KeyError> {
+    if raw.is_empty() {
+        return Err(KeyError::new(NodeKind::Build, raw, "a build id is not empty"));
+    }
+    if raw.len() > MAX_KEY_LEN {
+        return Err(KeyError::new(
+            NodeKind::Build,
+            raw,
+            "a build id is at most 1024 bytes",
+        ));
+    }
+    if raw.chars().any(char::is_control) {
+        return Err(KeyError::new(
+            NodeKind::Build,
+            raw,
+            "a build id has no control characters",
+        ));
+    }
+    Ok(raw.to_string())
+}
+
+/// A repository: host and path, lower-case, without scheme, user, port,
+/// query, trailing `.git` or `/`.
+///
+/// Accepts URLs with a scheme (`https://`, `ssh://`, `git://`, `git+ssh://`),
+/// scp-like addresses (`git@github.com:acme/calc.git`) and bare
+/// `host/path` forms.
+pub fn normalize_repository(raw: &str) -> Result<String, KeyError> {
+    let err = |reason| KeyError::new(NodeKind::Repository, raw, reason);
+    let value = raw.trim();
+    if value.is_empty() {
+        return Err(err("a repository URL is not empty"));
+    }
+    if value.len() > MAX_KEY_LEN {
+        return Err(err("a repository URL is at most 1024 bytes"));
+    }
+    if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(err("a repository URL has no spaces or control characters"));
+    }
+    // Drop a query or fragment.
+    let value = value.split(['?', '#']).next().unwrap_or_default();
+    let (has_scheme, rest) = match value.find("://") {
+        Some(at) => (true, &value[at + 3..]),
+        None => (false, value),
+    };
+    // Authority ends at the first '/'; userinfo ends at the last '@' in it.
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let authority = match authority.rfind('@') {
+        Some(at) => &authority[at + 1..],
+        None => authority,
+    };
+    let (host, path) = if has_scheme {
+        // host[:port]; IPv6 literals keep their brackets.
+        let host = match authority.rfind(':') {
+            Some(colon) if !authority[colon..].contains(']') => &authority[..colon],
+            _ => authority,
+        };
+        (host.to_string(), path.to_string())
+    } else if let Some(colon) = authority.find(':') {
+        // scp-like: [user@]host:path (the path may itself contain '/').
+        let host = &authority[..colon];
+        let after = &authority[colon + 1..];
+        (host.to_string(), format!("/{after}{path}"))
+    } else {
+        (authority.to_string(), path.to_string())
+    };
+    if host.is_empty() {
+        return Err(err("a repository URL names a host"));
+    }
+    let mut segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    if let Some(last) = segments.last_mut() {
+        if let Some(stripped) = last.strip_suffix(".git") {
+            *last = stripped;
+        }
+    }
+    segments.retain(|s| !s.is_empty());
+    if segments.is_empty() {
+        return Err(err("a repository URL has a path after the host"));
+    }
+    let mut key = host.to_ascii_lowercase();
+    for segment in segments {
+        key.push('/');
+        key.push_str(&segment.to_lowercase());
+    }
+    Ok(key)
+}
+
+/// The parts that identify a running workload.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct WorkloadIdentity {
+    /// `deployment.environment.name` (or the older `deployment.environment`).
+    pub environment: Option<String>,
+    /// `k8s.namespace.name`.
+    pub namespace: Option<String>,
+    /// `k8s.deployment.name`, else `service.name`.
+    pub name: String,
+}
+
+impl WorkloadIdentity {
+    /// The WORKLOAD key: `ENVIRONMENT/NAMESPACE/NAME`, an absent part written
+    /// `-`, each part percent-escaping `%` and `/` so that the key splits back
+    /// into its parts.
+    pub fn key(&self) -> String {
+        fn part(value: Option<&str>) -> String {
+            match value {
+                None | Some("") => "-".to_string(),
+                Some("-") => "%2D".to_string(),
+                Some(value) => value.replace('%', "%25").replace('/', "%2F"),
+            }
+        }
+        format!(
+            "{}/{}/{}",
+            part(self.environment.as_deref()),
+            part(self.namespace.as_deref()),
+            part(Some(&self.name))
+        )
+    }
+}
+
+/// A WORKLOAD key as [`WorkloadIdentity::key`] writes it: three parts
+/// separated by `/`.
+pub fn normalize_workload_key(raw: &str) -> Result<String, KeyError> {
+    let parts: Vec<&str> = raw.split('/').collect();
+    if parts.len() != 3 || parts.iter().any(|p| p.is_empty()) {
+        return Err(KeyError::new(
+            NodeKind::Workload,
+            raw,
+            "a workload key is ENVIRONMENT/NAMESPACE/NAME, '-' for an absent part",
+        ));
+    }
+    if raw.len() > MAX_KEY_LEN || raw.chars().any(char::is_control) {
+        return Err(KeyError::new(
+            NodeKind::Workload,
+            raw,
+            "a workload key is at most 1024 bytes without control characters",
+        ));
+    }
+    Ok(raw.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repository_urls_normalize_to_host_and_path() {
+        let cases = [
+            ("https://github.com/Acme/Calc.git", "github.com/acme/calc"),
+            ("git@github.com:acme/calc.git", "github.com/acme/calc"),
+            ("https://github.com/acme/calc", "github.com/acme/calc"),
+            ("https://github.com/acme/calc/", "github.com/acme/calc"),
+            ("http://GitHub.com/acme/calc.git/", "github.com/acme/calc"),
+            ("ssh://git@github.com:22/acme/calc.git", "github.com/acme/calc"),
+            ("ssh://git@github.com/acme/calc", "github.com/acme/calc"),
+            ("git+ssh://git@github.com/acme/calc.git", "github.com/acme/calc"),
+            ("git://github.com/acme/calc.git", "github.com/acme/calc"),
+            ("https://user:token@gitlab.example.com:8443/Group/Sub/Proj.git", "gitlab.example.com/group/sub/proj"),
+            ("git@gitlab.com:group/sub/proj.git", "gitlab.com/group/sub/proj"),
+            ("github.com/acme/calc", "github.com/acme/calc"),
+            ("https://github.com/acme/calc?tab=readme#top", "github.com/acme/calc"),
+            ("https://github.com//acme//calc.git", "github.com/acme/calc"),
+            ("  https://github.com/acme/calc  ", "github.com/acme/calc"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(normalize_repository(input).as_deref(), Ok(want), "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn repository_urls_without_host_or_path_are_rejected() {
+        for input in ["", "https://", "https://github.com", "https://github.com/", "git@github.com:", "https:///acme/calc", "has space/x", "github.com/.git"] {
+            assert!(normalize_repository(input).is_err(), "input {input:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn commits_are_40_or_64_hex_lowercased() {
+        let sha1 = "0123456789ABCDEF0123456789abcdef01234567";
+        assert_eq!(normalize_commit(sha1).unwrap(), sha1.to_lowercase());
+        let sha256 = "a".repeat(64);
+        assert_eq!(normalize_commit(&sha256).unwrap(), sha256);
+        for bad in ["", "abc", &"g".repeat(40), &"a".repeat(41), &"a".repeat(63)] {
+            assert!(normalize_commit(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn digests_need_the_sha256_prefix_gomod_hashes_do_not() {
+        let hex = "AB".repeat(32);
+        let want = format!("sha256:{}", hex.to_lowercase());
+        assert_eq!(normalize_digest(&format!("sha256:{hex}")).unwrap(), want);
+        assert_eq!(normalize_digest(&format!("SHA256:{hex}")).unwrap(), want);
+        assert!(normalize_digest(&hex).is_err(), "bare hex is not an image digest");
+        assert!(normalize_digest("sha512:00").is_err());
+        assert!(normalize_digest(&format!("sha256:{}", "z".repeat(64))).is_err());
+        assert_eq!(normalize_gomod(&hex).unwrap(), want);
+        assert_eq!(normalize_gomod(&format!("sha256:{hex}")).unwrap(), want);
+        assert!(normalize_gomod(&"a".repeat(63)).is_err());
+    }
+
+    #[test]
+    fn build_ids_are_kept_as_given() {
+        assert_eq!(normalize_build_id("Run 42/1").unwrap(), "Run 42/1");
+        assert!(normalize_build_id("").is_err());
+        assert!(normalize_build_id("a\nb").is_err());
+        assert!(normalize_build_id(&"x".repeat(MAX_KEY_LEN + 1)).is_err());
+    }
+
+    #[test]
+    fn workload_keys_round_trip_through_normalization() {
+        let identity = WorkloadIdentity {
+            environment: Some("prod".into()),
+            namespace: None,
+            name: "calc/api".into(),
+        };
+        let key = identity.key();
+        assert_eq!(key, "prod/-/calc%2Fapi");
+        assert_eq!(normalize_workload_key(&key).unwrap(), key);
+        assert!(normalize_workload_key("prod/calc").is_err());
+        assert!(normalize_workload_key("prod//calc").is_err());
+    }
+
+    #[test]
+    fn kind_codes_round_trip() {
+        for kind in NodeKind::ALL {
+            assert_eq!(NodeKind::from_code(kind.code()), Some(kind));
+        }
+        assert_eq!(NodeKind::from_code(0), None);
+    }
+}
