@@ -1,1 +1,455 @@
-//! placeholder
+//! The graph store: a SQLite file (the default) or PostgreSQL, through sqlx.
+//!
+//! Writes come in batches of span facts (see [`ingest`] for the queue that
+//! groups concurrent requests into one transaction). Every write is an
+//! idempotent upsert, and the graph a set of facts yields does not depend on
+//! the order or the number of times they arrive: see `plan` and the
+//! property test in `tests/`.
+
+mod backend;
+pub mod ingest;
+mod lineage;
+mod plan;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use std::collections::BTreeSet;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use provgraph_model::{EdgeKind, NodeKind, SpanFacts};
+use sqlx::pool::PoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPool};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
+
+pub use lineage::{Direction, LineageLimits, Subgraph};
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database URL or options are unusable.
+    #[error("{0}")]
+    Config(String),
+    /// The database cannot be reached or cannot write now (down, busy,
+    /// read-only, disk full). Retrying later may succeed.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Any other database error.
+    #[error("database error: {0}")]
+    Database(String),
+    /// Stored data that cannot be read back.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("migrations failed: {0}")]
+    Migrate(String),
+}
+
+impl StoreError {
+    /// True when the same write may succeed if tried again later.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> StoreError {
+        use sqlx::Error as E;
+        let message = err.to_string();
+        match &err {
+            E::Io(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed | E::Tls(_) => {
+                StoreError::Unavailable(message)
+            }
+            E::Database(db) => {
+                let code = db.code().unwrap_or_default();
+                // SQLite: BUSY (5), LOCKED (6), READONLY (8), IOERR (10),
+                // FULL (13), CANTOPEN (14) and their extended codes.
+                // PostgreSQL: serialization failure, deadlock, class 08
+                // (connection), 53 (resources), 57P (shutdown).
+                let sqlite_primary = code.parse::<i32>().ok().map(|c| c & 0xff);
+                let retryable = matches!(sqlite_primary, Some(5 | 6 | 8 | 10 | 13 | 14))
+                    || code == "40001"
+                    || code == "40P01"
+                    || code.starts_with("08")
+                    || code.starts_with("53")
+                    || code.starts_with("57P");
+                if retryable {
+                    StoreError::Unavailable(message)
+                } else {
+                    StoreError::Database(message)
+                }
+            }
+            _ => StoreError::Database(message),
+        }
+    }
+}
+
+/// How a write went.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    pub span_facts: u64,
+    pub traces: u64,
+    /// Traces whose build changed, so that what they said before was
+    /// derived again.
+    pub traces_rederived: u64,
+    pub nodes: u64,
+    pub edges: u64,
+    pub edges_deleted: u64,
+    pub nodes_deleted: u64,
+}
+
+impl WriteStats {
+    fn add(&mut self, other: WriteStats) {
+        self.span_facts += other.span_facts;
+        self.traces += other.traces;
+        self.traces_rederived += other.traces_rederived;
+        self.nodes += other.nodes;
+        self.edges += other.edges;
+        self.edges_deleted += other.edges_deleted;
+        self.nodes_deleted += other.nodes_deleted;
+    }
+}
+
+/// A node as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeRow {
+    pub id: i64,
+    pub kind: NodeKind,
+    pub key: String,
+    /// Milliseconds since the Unix epoch.
+    pub first_seen: i64,
+    pub last_seen: i64,
+}
+
+/// An edge as stored: from what was made to what it was made from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EdgeRow {
+    pub id: i64,
+    pub kind: EdgeKind,
+    pub from_id: i64,
+    pub to_id: i64,
+    pub first_seen: i64,
+    pub last_seen: i64,
+}
+
+/// One assertion of an edge by a span.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EvidenceRow {
+    pub edge_id: i64,
+    pub trace_id: String,
+    /// Empty when the whole trace asserted it.
+    pub span_id: String,
+    pub sender: String,
+    pub first_seen: i64,
+    pub last_seen: i64,
+}
+
+/// The whole graph by keys, without ids or times: two stores that hold the
+/// same graph have equal snapshots.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    pub nodes: BTreeSet<(String, String)>,
+    pub edges: BTreeSet<(String, String, String, String, String)>,
+    pub evidence: BTreeSet<(String, String, String, String, String, String)>,
+    pub attrs: BTreeSet<(String, String, String, String)>,
+    /// Evidence or edges pointing at rows that do not exist (must be 0).
+    pub dangling: usize,
+}
+
+fn kind_name(code: i16) -> String {
+    NodeKind::from_code(code).map_or_else(|| format!("?{code}"), |k| k.as_str().to_string())
+}
+
+fn edge_name(code: i16) -> String {
+    EdgeKind::from_code(code).map_or_else(|| format!("?{code}"), |k| k.as_str().to_string())
+}
+
+impl Snapshot {
+    fn new(
+        nodes: Vec<(i16, String)>,
+        edges: Vec<(i16, i16, String, i16, String)>,
+        evidence: Vec<(i16, String, String, String, String, String)>,
+        attrs: Vec<(i16, String, String, String)>,
+        dangling: usize,
+    ) -> Snapshot {
+        Snapshot {
+            nodes: nodes.into_iter().map(|(k, key)| (kind_name(k), key)).collect(),
+            edges: edges
+                .into_iter()
+                .map(|(e, fk, f, tk, t)| (edge_name(e), kind_name(fk), f, kind_name(tk), t))
+                .collect(),
+            evidence: evidence
+                .into_iter()
+                .map(|(e, f, t, trace, span, sender)| (edge_name(e), f, t, trace, span, sender))
+                .collect(),
+            attrs: attrs
+                .into_iter()
+                .map(|(k, key, name, value)| (kind_name(k), key, name, value))
+                .collect(),
+            dangling,
+        }
+    }
+}
+
+/// Connection settings beyond the URL.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// Connections for queries (the writer has its own).
+    pub read_connections: u32,
+    /// How long to wait for a connection or a lock before giving up.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> StoreOptions {
+        StoreOptions {
+            read_connections: 4,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Backend {
+    Sqlite { read: SqlitePool, write: SqlitePool },
+    Postgres { pool: PgPool },
+}
+
+/// The graph store. Cheap to clone: it holds connection pools.
+#[derive(Clone, Debug)]
+pub struct Store {
+    backend: Backend,
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl Store {
+    /// Opens the database at `url` (`sqlite://PATH`, created if missing, or
+    /// `postgres://...`) and brings its schema up to date.
+    pub async fn connect(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
+        let lower = url.to_ascii_lowercase();
+        if lower.starts_with("sqlite:") {
+            Store::connect_sqlite(url, options).await
+        } else if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            Store::connect_postgres(url, options).await
+        } else {
+            Err(StoreError::Config(format!(
+                "unsupported database URL {:?}: expected sqlite://PATH or postgres://USER@HOST/DB",
+                provgraph_model::keys::shorten(url, 80)
+            )))
+        }
+    }
+
+    async fn connect_sqlite(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
+        let connect = SqliteConnectOptions::from_str(url)
+            .map_err(|err| StoreError::Config(format!("bad SQLite URL {url:?}: {err}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a commit is on disk before the export is acknowledged.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(options.acquire_timeout)
+            .foreign_keys(false)
+            .pragma("temp_store", "memory")
+            .pragma("cache_size", "-65536");
+        let open_error = |err: sqlx::Error| {
+            StoreError::Unavailable(format!("cannot open SQLite database {url:?}: {err}"))
+        };
+        let write = PoolOptions::<sqlx::Sqlite>::new()
+            .max_connections(1)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect.clone())
+            .await
+            .map_err(open_error)?;
+        SQLITE_MIGRATIONS
+            .run(&write)
+            .await
+            .map_err(|err| StoreError::Migrate(err.to_string()))?;
+        let read = PoolOptions::<sqlx::Sqlite>::new()
+            .max_connections(options.read_connections.max(1))
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect.read_only(true))
+            .await
+            .map_err(open_error)?;
+        Ok(Store {
+            backend: Backend::Sqlite { read, write },
+        })
+    }
+
+    async fn connect_postgres(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
+        let connect = PgConnectOptions::from_str(url)
+            .map_err(|err| StoreError::Config(format!("bad PostgreSQL URL: {err}")))?;
+        let pool = PoolOptions::<sqlx::Postgres>::new()
+            .max_connections(options.read_connections.max(1) + 2)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect)
+            .await
+            .map_err(|err| StoreError::Unavailable(format!("cannot connect to PostgreSQL: {err}")))?;
+        POSTGRES_MIGRATIONS
+            .run(&pool)
+            .await
+            .map_err(|err| StoreError::Migrate(err.to_string()))?;
+        Ok(Store {
+            backend: Backend::Postgres { pool },
+        })
+    }
+
+    /// "sqlite" or "postgres".
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite { .. } => "sqlite",
+            Backend::Postgres { .. } => "postgres",
+        }
+    }
+
+    /// Writes span facts in one transaction; on success they are durable.
+    pub async fn write(&self, batch: &[SpanFacts]) -> Result<WriteStats, StoreError> {
+        self.write_at(batch, now_millis()).await
+    }
+
+    /// As [`Store::write`], with the receive time given.
+    pub async fn write_at(&self, batch: &[SpanFacts], now: i64) -> Result<WriteStats, StoreError> {
+        if batch.is_empty() {
+            return Ok(WriteStats::default());
+        }
+        match &self.backend {
+            Backend::Sqlite { write, .. } => {
+                let mut tx = write.begin_with("BEGIN IMMEDIATE").await?;
+                let stats = backend::sqlite::write_batch(&mut tx, batch, now).await?;
+                tx.commit().await?;
+                Ok(stats)
+            }
+            Backend::Postgres { pool } => {
+                let mut tx = pool.begin().await?;
+                let stats = backend::postgres::write_batch(&mut tx, batch, now).await?;
+                tx.commit().await?;
+                Ok(stats)
+            }
+        }
+    }
+
+    /// Every node, edge, piece of evidence and attribute, by key.
+    pub async fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        Ok(match &self.backend {
+            Backend::Sqlite { read, .. } => {
+                backend::sqlite::snapshot(&mut *read.acquire().await?).await?
+            }
+            Backend::Postgres { pool } => {
+                backend::postgres::snapshot(&mut *pool.acquire().await?).await?
+            }
+        })
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite { read, .. } => {
+                sqlx::query("SELECT 1").execute(read).await?;
+            }
+            Backend::Postgres { pool } => {
+                sqlx::query("SELECT 1").execute(pool).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        match &self.backend {
+            Backend::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+            Backend::Postgres { pool } => pool.close().await,
+        }
+    }
+}
+
+/// Dispatches one read to the backend's connection.
+macro_rules! read {
+    ($store:expr, |$conn:ident| $call:expr) => {
+        match &$store.backend {
+            crate::Backend::Sqlite { read, .. } => {
+                let mut guard = read.acquire().await?;
+                let $conn = &mut *guard;
+                {
+                    use crate::backend::sqlite::*;
+                    $call.await?
+                }
+            }
+            crate::Backend::Postgres { pool } => {
+                let mut guard = pool.acquire().await?;
+                let $conn = &mut *guard;
+                {
+                    use crate::backend::postgres::*;
+                    $call.await?
+                }
+            }
+        }
+    };
+}
+
+impl Store {
+    /// One node by kind and (already normalized) key.
+    pub async fn node(&self, kind: NodeKind, key: &str) -> Result<Option<NodeRow>, StoreError> {
+        Ok(read!(self, |conn| find_node(conn, kind, key)))
+    }
+
+    /// Nodes by id (missing ids are skipped).
+    pub async fn nodes(&self, ids: &[i64]) -> Result<Vec<NodeRow>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(read!(self, |conn| nodes_by_id(conn, ids)))
+    }
+
+    /// Edges leaving (`outgoing`, toward what the nodes were made from) or
+    /// entering the nodes, of the given kinds (all when empty), ordered by
+    /// id, after the edge id `after`, at most `limit`.
+    pub async fn edges(
+        &self,
+        ids: &[i64],
+        outgoing: bool,
+        kinds: &[EdgeKind],
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<EdgeRow>, StoreError> {
+        if ids.is_empty() || limit <= 0 {
+            return Ok(Vec::new());
+        }
+        Ok(read!(self, |conn| edges_of(conn, ids, outgoing, kinds, after, limit)))
+    }
+
+    /// Attributes (node id, name, value) of the nodes.
+    pub async fn attributes(&self, ids: &[i64]) -> Result<Vec<(i64, String, String)>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(read!(self, |conn| attrs_of(conn, ids)))
+    }
+
+    /// Who asserted the edges.
+    pub async fn evidence(&self, edge_ids: &[i64]) -> Result<Vec<EvidenceRow>, StoreError> {
+        if edge_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(read!(self, |conn| evidence_of(conn, edge_ids)))
+    }
+}
+
+impl WriteStats {
+    /// Sums the stats of several writes.
+    pub fn sum(stats: impl IntoIterator<Item = WriteStats>) -> WriteStats {
+        let mut total = WriteStats::default();
+        for s in stats {
+            total.add(s);
+        }
+        total
+    }
+}
