@@ -1,1 +1,115 @@
-//! placeholder
+//! The GraphQL API: `POST /graphql` (JSON in, JSON out), GraphiQL on
+//! `GET /graphql`, `GET /healthz` (the process serves) and `GET /readyz`
+//! (the database answers).
+//!
+//! Resolvers stay thin: they normalize arguments with the model's key rules
+//! and call the store. Queries are bounded by depth, complexity, a time
+//! limit, and per-list and per-lineage node caps (see [`ApiLimits`]).
+
+mod schema;
+mod time;
+
+use std::time::Duration;
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use provgraph_store::Store;
+
+pub use schema::{ProvSchema, build_schema};
+
+/// Bounds on what one query may ask.
+#[derive(Clone, Debug)]
+pub struct ApiLimits {
+    /// Nesting depth of a query document.
+    pub max_depth: usize,
+    /// Summed field cost of a query document (each field costs 1; lists of
+    /// nodes and lineage cost more, see the schema docs).
+    pub max_complexity: usize,
+    /// Wall time one request may take.
+    pub timeout: Duration,
+    /// `lineage(maxDepth:)` when not given, and its ceiling.
+    pub default_lineage_depth: u32,
+    pub max_lineage_depth: u32,
+    /// Nodes one lineage answer may hold; past it `truncated` is true.
+    pub max_lineage_nodes: usize,
+    /// Items in one list field (builds of a commit, say).
+    pub max_list: usize,
+}
+
+impl Default for ApiLimits {
+    fn default() -> ApiLimits {
+        ApiLimits {
+            max_depth: 16,
+            max_complexity: 2_000,
+            timeout: Duration::from_secs(10),
+            default_lineage_depth: 16,
+            max_lineage_depth: 64,
+            max_lineage_nodes: 10_000,
+            max_list: 1_000,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct ApiState {
+    schema: ProvSchema,
+    store: Store,
+    timeout: Duration,
+}
+
+/// The API router: /graphql, /healthz, /readyz.
+pub fn router(store: Store, limits: ApiLimits) -> Router {
+    let state = ApiState {
+        schema: build_schema(store.clone(), limits.clone()),
+        store,
+        timeout: limits.timeout,
+    };
+    Router::new()
+        .route("/graphql", get(graphiql).post(graphql))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .with_state(state)
+}
+
+async fn graphiql() -> Html<String> {
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .title("provgraph")
+            .finish(),
+    )
+}
+
+async fn graphql(State(state): State<ApiState>, request: GraphQLRequest) -> Response {
+    match tokio::time::timeout(state.timeout, state.schema.execute(request.into_inner())).await {
+        Ok(response) => GraphQLResponse::from(response).into_response(),
+        Err(_) => {
+            let error = async_graphql::ServerError::new(
+                format!("query took longer than the {:?} limit", state.timeout),
+                None,
+            );
+            GraphQLResponse::from(async_graphql::Response::from_errors(vec![error])).into_response()
+        }
+    }
+}
+
+async fn readyz(State(state): State<ApiState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+        Err(err) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {err}\n"),
+        )
+            .into_response(),
+    }
+}
+
+/// The schema's SDL, as checked in at `schema/schema.graphql`.
+pub fn sdl() -> String {
+    schema::sdl()
+}

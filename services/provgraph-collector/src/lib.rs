@@ -1,1 +1,140 @@
-//! placeholder
+//! OTLP trace receivers: gRPC `TraceService/Export` and HTTP `POST /v1/traces`
+//! (protobuf or JSON, gzip or zstd), both calling one export path:
+//! decode -> extract facts -> commit through the ingest queue -> answer.
+//!
+//! Architecture invariant: this crate opens no socket; the binary binds the
+//! listeners and serves what [`grpc::service`] and [`http::router`] return.
+
+pub mod grpc;
+pub mod http;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use provgraph_store::ingest::{Ingest, IngestError};
+
+/// Size and time limits of the receivers. All are enforced after
+/// decompression too.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Largest request accepted, in bytes, compressed or not (OTLP's
+    /// recommended default: 64 MiB). Over it: HTTP 413 / RESOURCE_EXHAUSTED.
+    pub max_request_bytes: usize,
+    /// How long reading one HTTP request body may take.
+    pub body_timeout: Duration,
+    /// What `Retry-After` says when ingest is overloaded, in seconds.
+    pub retry_after_seconds: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_request_bytes: 64 * 1024 * 1024,
+            body_timeout: Duration::from_secs(30),
+            retry_after_seconds: 1,
+        }
+    }
+}
+
+/// Counters since start (exposed by the API's `/metrics`).
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub requests: AtomicU64,
+    pub spans: AtomicU64,
+    pub rejected_spans: AtomicU64,
+    pub span_facts: AtomicU64,
+    pub refused_requests: AtomicU64,
+    pub invalid_requests: AtomicU64,
+}
+
+/// Why an export was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The request does not decode: HTTP 400 / INVALID_ARGUMENT.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// The request is larger than the limit: HTTP 413 / RESOURCE_EXHAUSTED.
+    #[error("{0}")]
+    TooLarge(String),
+    /// The content type or encoding is not supported: HTTP 415.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// The store cannot take it now; nothing was acknowledged, retry later:
+    /// HTTP 503 with Retry-After / UNAVAILABLE.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// The shared export path.
+#[derive(Clone, Debug)]
+pub struct Collector {
+    ingest: Ingest,
+    limits: Arc<Limits>,
+    counters: Arc<Counters>,
+}
+
+impl Collector {
+    pub fn new(ingest: Ingest, limits: Limits) -> Collector {
+        Collector {
+            ingest,
+            limits: Arc::new(limits),
+            counters: Arc::new(Counters::default()),
+        }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    pub fn counters(&self) -> &Arc<Counters> {
+        &self.counters
+    }
+
+    /// Extracts the facts of `request`, commits them, and answers; rejected
+    /// spans and values are reported in `partial_success`.
+    pub async fn export(
+        &self,
+        request: ExportTraceServiceRequest,
+    ) -> Result<ExportTraceServiceResponse, ExportError> {
+        let extraction = provgraph_model::extract(&request);
+        drop(request);
+        let counters = &self.counters;
+        counters.requests.fetch_add(1, Ordering::Relaxed);
+        counters
+            .spans
+            .fetch_add(extraction.spans_seen, Ordering::Relaxed);
+        counters
+            .rejected_spans
+            .fetch_add(extraction.rejected_spans, Ordering::Relaxed);
+        let facts = extraction.facts.len() as u64;
+        let message = extraction.error_message();
+        let rejected = extraction.rejected_spans;
+        if let Some(message) = &message {
+            tracing::debug!(rejected_spans = rejected, problems = %message, "spans rejected");
+        }
+        match self.ingest.write(extraction.facts).await {
+            Ok(_) => {}
+            Err(err) => {
+                counters.refused_requests.fetch_add(1, Ordering::Relaxed);
+                return Err(match err {
+                    IngestError::Overloaded { .. } => ExportError::Unavailable(err.to_string()),
+                    other => {
+                        tracing::warn!(error = %other, "export refused");
+                        ExportError::Unavailable(format!("spans not stored, retry later: {other}"))
+                    }
+                });
+            }
+        }
+        counters.span_facts.fetch_add(facts, Ordering::Relaxed);
+        let partial_success =
+            (rejected > 0 || message.is_some()).then(|| ExportTracePartialSuccess {
+                rejected_spans: rejected as i64,
+                error_message: message.unwrap_or_default(),
+            });
+        Ok(ExportTraceServiceResponse { partial_success })
+    }
+}

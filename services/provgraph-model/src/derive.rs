@@ -281,13 +281,26 @@ mod tests {
             vec![
                 (EdgeKind::BuiltBy, digest('a'), "42".into()),
                 (EdgeKind::FromCommit, "42".into(), "c".repeat(40)),
-                (EdgeKind::FromRepository, "42".into(), "github.com/acme/calc".into()),
-                (EdgeKind::InRepository, "c".repeat(40), "github.com/acme/calc".into()),
+                (
+                    EdgeKind::FromRepository,
+                    "42".into(),
+                    "github.com/acme/calc".into()
+                ),
+                (
+                    EdgeKind::InRepository,
+                    "c".repeat(40),
+                    "github.com/acme/calc".into()
+                ),
                 (EdgeKind::UsedGomod, "42".into(), digest('9')),
                 (EdgeKind::BuiltWith, "42".into(), digest('b')),
             ]
         );
-        assert!(derived.attrs.iter().any(|a| a.name == "container.image.tags" && a.value == "v1"));
+        assert!(
+            derived
+                .attrs
+                .iter()
+                .any(|a| a.name == "container.image.tags" && a.value == "v1")
+        );
         assert!(derived.edges.iter().all(|e| e.source.sender == "ci"));
     }
 

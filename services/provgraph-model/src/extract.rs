@@ -71,7 +71,10 @@ pub fn extract(request: &ExportTraceServiceRequest) -> Extraction {
         };
         let mut resource_problems = Vec::new();
         let runs_in = read_images(&resource, &mut resource_problems);
-        let sender = resource.string(names::SERVICE_NAME).unwrap_or_default().to_string();
+        let sender = resource
+            .string(names::SERVICE_NAME)
+            .unwrap_or_default()
+            .to_string();
         let workload = (!runs_in.is_empty()).then(|| workload_identity(&resource));
         for scope_spans in &resource_spans.scope_spans {
             for span in &scope_spans.spans {
@@ -102,7 +105,12 @@ pub fn extract(request: &ExportTraceServiceRequest) -> Extraction {
                     build_id: read_build_id(&view, &mut problems),
                     pipeline: view.string(names::PIPELINE).map(str::to_string),
                     commit: read_key(&view, names::COMMIT, keys::normalize_commit, &mut problems),
-                    repository: read_key(&view, names::REPOSITORY, keys::normalize_repository, &mut problems),
+                    repository: read_key(
+                        &view,
+                        names::REPOSITORY,
+                        keys::normalize_repository,
+                        &mut problems,
+                    ),
                     branch: view.string(names::BRANCH).map(str::to_string),
                     gomod: read_key(&view, names::GOMOD, keys::normalize_gomod, &mut problems),
                     produced: read_images(&span_only, &mut problems),
@@ -122,7 +130,11 @@ pub fn extract(request: &ExportTraceServiceRequest) -> Extraction {
                     // A bare sighting of the image this process runs in: keep
                     // one per trace.
                     facts.span_id.clear();
-                    let seen = (facts.trace_id.clone(), facts.runs_in.clone(), facts.workload.clone());
+                    let seen = (
+                        facts.trace_id.clone(),
+                        facts.runs_in.clone(),
+                        facts.workload.clone(),
+                    );
                     if !sightings.insert(seen) {
                         continue;
                     }
@@ -154,7 +166,9 @@ impl<'a> Attrs<'a> {
 
     /// The first of `names` present (span before resource for each name).
     fn first(&self, names: &[&'static str]) -> Option<(&'static str, &'a Value)> {
-        names.iter().find_map(|name| self.get(name).map(|v| (*name, v)))
+        names
+            .iter()
+            .find_map(|name| self.get(name).map(|v| (*name, v)))
     }
 
     /// The first of `names` present as a non-empty string.
@@ -217,7 +231,10 @@ fn read_key(
             }
         },
         other => {
-            problems.push(format!("{name}: expected a string, got {}", describe(other)));
+            problems.push(format!(
+                "{name}: expected a string, got {}",
+                describe(other)
+            ));
             None
         }
     }
@@ -225,19 +242,27 @@ fn read_key(
 
 fn read_build_id(attrs: &Attrs<'_>, problems: &mut Vec<String>) -> Option<BuildChoice> {
     for (name, source) in names::BUILD_ID {
-        let Some(value) = attrs.get(name) else { continue };
+        let Some(value) = attrs.get(name) else {
+            continue;
+        };
         let raw = match value {
             Value::StringValue(s) if s.is_empty() => continue,
             Value::StringValue(s) => s.clone(),
             // The Collector's GitHub and GitLab receivers send run ids as ints.
             Value::IntValue(i) => i.to_string(),
             other => {
-                problems.push(format!("{name}: expected a string or an integer, got {}", describe(other)));
+                problems.push(format!(
+                    "{name}: expected a string or an integer, got {}",
+                    describe(other)
+                ));
                 return None;
             }
         };
         return match keys::normalize_build_id(&raw) {
-            Ok(key) => Some(BuildChoice { source: *source, key }),
+            Ok(key) => Some(BuildChoice {
+                source: *source,
+                key,
+            }),
             Err(err) => {
                 problems.push(format!("{name}: {err}"));
                 None
@@ -255,7 +280,10 @@ fn read_images(attrs: &Attrs<'_>, problems: &mut Vec<String>) -> Vec<Image> {
         let image = match images.iter_mut().position(|i| i.digest == digest) {
             Some(at) => &mut images[at],
             None => {
-                images.push(Image { digest, ..Image::default() });
+                images.push(Image {
+                    digest,
+                    ..Image::default()
+                });
                 images.last_mut().expect("just pushed")
             }
         };
@@ -272,7 +300,10 @@ fn read_images(attrs: &Attrs<'_>, problems: &mut Vec<String>) -> Vec<Image> {
                 Ok(digest) => add(digest, None),
                 Err(err) => problems.push(format!("{name}: {err}")),
             },
-            other => problems.push(format!("{name}: expected a string, got {}", describe(other))),
+            other => problems.push(format!(
+                "{name}: expected a string, got {}",
+                describe(other)
+            )),
         }
     }
     for entry in attrs.strings(names::REPO_DIGESTS) {

@@ -174,7 +174,11 @@ pub fn normalize_gomod(raw: &str) -> Result<String, KeyError> {
 /// [`MAX_KEY_LEN`] bytes and free of control characters.
 pub fn normalize_build_id(raw: &str) -> Result<String, KeyError> {
     if raw.is_empty() {
-        return Err(KeyError::new(NodeKind::Build, raw, "a build id is not empty"));
+        return Err(KeyError::new(
+            NodeKind::Build,
+            raw,
+            "a build id is not empty",
+        ));
     }
     if raw.len() > MAX_KEY_LEN {
         return Err(KeyError::new(
@@ -325,26 +329,57 @@ mod tests {
             ("https://github.com/acme/calc", "github.com/acme/calc"),
             ("https://github.com/acme/calc/", "github.com/acme/calc"),
             ("http://GitHub.com/acme/calc.git/", "github.com/acme/calc"),
-            ("ssh://git@github.com:22/acme/calc.git", "github.com/acme/calc"),
+            (
+                "ssh://git@github.com:22/acme/calc.git",
+                "github.com/acme/calc",
+            ),
             ("ssh://git@github.com/acme/calc", "github.com/acme/calc"),
-            ("git+ssh://git@github.com/acme/calc.git", "github.com/acme/calc"),
+            (
+                "git+ssh://git@github.com/acme/calc.git",
+                "github.com/acme/calc",
+            ),
             ("git://github.com/acme/calc.git", "github.com/acme/calc"),
-            ("https://user:token@gitlab.example.com:8443/Group/Sub/Proj.git", "gitlab.example.com/group/sub/proj"),
-            ("git@gitlab.com:group/sub/proj.git", "gitlab.com/group/sub/proj"),
+            (
+                "https://user:token@gitlab.example.com:8443/Group/Sub/Proj.git",
+                "gitlab.example.com/group/sub/proj",
+            ),
+            (
+                "git@gitlab.com:group/sub/proj.git",
+                "gitlab.com/group/sub/proj",
+            ),
             ("github.com/acme/calc", "github.com/acme/calc"),
-            ("https://github.com/acme/calc?tab=readme#top", "github.com/acme/calc"),
+            (
+                "https://github.com/acme/calc?tab=readme#top",
+                "github.com/acme/calc",
+            ),
             ("https://github.com//acme//calc.git", "github.com/acme/calc"),
             ("  https://github.com/acme/calc  ", "github.com/acme/calc"),
         ];
         for (input, want) in cases {
-            assert_eq!(normalize_repository(input).as_deref(), Ok(want), "input {input:?}");
+            assert_eq!(
+                normalize_repository(input).as_deref(),
+                Ok(want),
+                "input {input:?}"
+            );
         }
     }
 
     #[test]
     fn repository_urls_without_host_or_path_are_rejected() {
-        for input in ["", "https://", "https://github.com", "https://github.com/", "git@github.com:", "https:///acme/calc", "has space/x", "github.com/.git"] {
-            assert!(normalize_repository(input).is_err(), "input {input:?} should be rejected");
+        for input in [
+            "",
+            "https://",
+            "https://github.com",
+            "https://github.com/",
+            "git@github.com:",
+            "https:///acme/calc",
+            "has space/x",
+            "github.com/.git",
+        ] {
+            assert!(
+                normalize_repository(input).is_err(),
+                "input {input:?} should be rejected"
+            );
         }
     }
 
@@ -365,7 +400,10 @@ mod tests {
         let want = format!("sha256:{}", hex.to_lowercase());
         assert_eq!(normalize_digest(&format!("sha256:{hex}")).unwrap(), want);
         assert_eq!(normalize_digest(&format!("SHA256:{hex}")).unwrap(), want);
-        assert!(normalize_digest(&hex).is_err(), "bare hex is not an image digest");
+        assert!(
+            normalize_digest(&hex).is_err(),
+            "bare hex is not an image digest"
+        );
         assert!(normalize_digest("sha512:00").is_err());
         assert!(normalize_digest(&format!("sha256:{}", "z".repeat(64))).is_err());
         assert_eq!(normalize_gomod(&hex).unwrap(), want);

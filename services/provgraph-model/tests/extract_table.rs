@@ -77,7 +77,11 @@ fn check(
 ) {
     let extraction = extract(&request(resource, span));
     assert_eq!(extraction.spans_seen, 1, "{name}");
-    assert_eq!(extraction.problem_count, problems, "{name}: {:?}", extraction.problems);
+    assert_eq!(
+        extraction.problem_count, problems,
+        "{name}: {:?}",
+        extraction.problems
+    );
     assert_eq!(extraction.rejected_spans, problems.min(1), "{name}");
     assert_eq!(extraction.facts.len(), 1, "{name}: {:?}", extraction.facts);
     check(&extraction.facts[0]);
@@ -91,8 +95,14 @@ fn contract_names_on_span_and_resource() {
         &[
             ("cicd.pipeline.run.id", V::S("run-7")),
             ("cicd.pipeline.name", V::S("release")),
-            ("vcs.ref.head.revision", V::S("0123456789ABCDEF0123456789ABCDEF01234567")),
-            ("vcs.repository.url.full", V::S("https://github.com/Acme/Calc.git")),
+            (
+                "vcs.ref.head.revision",
+                V::S("0123456789ABCDEF0123456789ABCDEF01234567"),
+            ),
+            (
+                "vcs.repository.url.full",
+                V::S("https://github.com/Acme/Calc.git"),
+            ),
             ("vcs.ref.head.name", V::S("main")),
             ("go.mod.hash", V::S(HEX)),
             ("oci.manifest.digest", V::S(DIGEST)),
@@ -103,7 +113,10 @@ fn contract_names_on_span_and_resource() {
         |f| {
             assert_eq!(f.sender, "ci");
             let build = f.build_id.as_ref().unwrap();
-            assert_eq!((build.source, build.key.as_str()), (BuildIdSource::PipelineRunId, "run-7"));
+            assert_eq!(
+                (build.source, build.key.as_str()),
+                (BuildIdSource::PipelineRunId, "run-7")
+            );
             assert_eq!(f.pipeline.as_deref(), Some("release"));
             assert_eq!(f.commit.as_deref(), Some(SHA));
             assert_eq!(f.repository.as_deref(), Some("github.com/acme/calc"));
@@ -121,7 +134,10 @@ fn contract_names_on_span_and_resource() {
         &[
             ("cicd.pipeline.run.id", V::S("55")),
             ("vcs.ref.head.revision", V::S(SHA)),
-            ("vcs.repository.url.full", V::S("git@github.com:acme/calc.git")),
+            (
+                "vcs.repository.url.full",
+                V::S("git@github.com:acme/calc.git"),
+            ),
         ],
         &[],
         0,
@@ -129,7 +145,10 @@ fn contract_names_on_span_and_resource() {
             assert_eq!(f.build_id.as_ref().unwrap().key, "55");
             assert_eq!(f.commit.as_deref(), Some(SHA));
             assert_eq!(f.repository.as_deref(), Some("github.com/acme/calc"));
-            assert!(f.produced.is_empty(), "a resource digest is never a product");
+            assert!(
+                f.produced.is_empty(),
+                "a resource digest is never a product"
+            );
         },
     );
 }
@@ -173,7 +192,12 @@ fn preference_order_and_older_names() {
             ("vcs.ref.head.revision", V::S("b")),
         ],
         1,
-        |f| assert_eq!(f.commit, None, "the preferred name wins, and its bad value is rejected"),
+        |f| {
+            assert_eq!(
+                f.commit, None,
+                "the preferred name wins, and its bad value is rejected"
+            )
+        },
     );
     check(
         "span overrides resource for the same name",
@@ -185,7 +209,10 @@ fn preference_order_and_older_names() {
     check(
         "older container.image.tag",
         &[],
-        &[("oci.manifest.digest", V::S(DIGEST)), ("container.image.tag", V::S("v9"))],
+        &[
+            ("oci.manifest.digest", V::S(DIGEST)),
+            ("container.image.tag", V::S("v9")),
+        ],
         0,
         |f| assert_eq!(f.produced[0].tags, vec!["v9"]),
     );
@@ -206,7 +233,10 @@ fn integer_run_ids_from_the_collector_github_receiver() {
     check(
         "a boolean run id is rejected",
         &[],
-        &[("cicd.pipeline.run.id", V::B(true)), ("vcs.ref.head.revision", V::S(SHA))],
+        &[
+            ("cicd.pipeline.run.id", V::B(true)),
+            ("vcs.ref.head.revision", V::S(SHA)),
+        ],
         1,
         |f| {
             assert!(f.build_id.is_none());
@@ -232,7 +262,10 @@ fn repo_digests_on_span_are_products_on_resource_the_running_image() {
         |f| {
             assert_eq!(f.produced.len(), 2);
             assert_eq!(f.produced[0].digest, DIGEST);
-            assert_eq!(f.produced[0].names, vec!["docker.io/acme/calc", "ghcr.io/acme/calc"]);
+            assert_eq!(
+                f.produced[0].names,
+                vec!["docker.io/acme/calc", "ghcr.io/acme/calc"]
+            );
             assert_eq!(f.produced[1].digest, DIGEST_B);
         },
     );
@@ -243,7 +276,12 @@ fn repo_digests_on_span_are_products_on_resource_the_running_image() {
             ("k8s.namespace.name", V::S("payments")),
             ("k8s.deployment.name", V::S("calc")),
             ("deployment.environment.name", V::S("prod")),
-            ("container.image.repo_digests", V::A(&["ghcr.io/acme/calc@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"])),
+            (
+                "container.image.repo_digests",
+                V::A(&[
+                    "ghcr.io/acme/calc@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                ]),
+            ),
         ],
         &[("http.route", V::S("/sum"))],
         0,
@@ -267,12 +305,20 @@ fn malformed_values_are_rejected_and_counted() {
             ("vcs.ref.head.revision", V::S("not-a-sha")),
             ("vcs.repository.url.full", V::S("https://")),
             ("go.mod.hash", V::S("md5:00")),
-            ("container.image.repo_digests", V::A(&["ghcr.io/x@sha256:1"])),
+            (
+                "container.image.repo_digests",
+                V::A(&["ghcr.io/x@sha256:1"]),
+            ),
         ],
         5,
         |f| {
             assert_eq!(f.build_id.as_ref().unwrap().key, "r");
-            assert!(f.produced.is_empty() && f.commit.is_none() && f.repository.is_none() && f.gomod.is_none());
+            assert!(
+                f.produced.is_empty()
+                    && f.commit.is_none()
+                    && f.repository.is_none()
+                    && f.gomod.is_none()
+            );
         },
     );
 }
@@ -284,7 +330,12 @@ fn spans_with_bad_ids_are_rejected_whole() {
     let extraction = extract(&req);
     assert_eq!(extraction.rejected_spans, 1);
     assert!(extraction.facts.is_empty());
-    assert!(extraction.error_message().unwrap().contains("trace id must be 16 bytes"));
+    assert!(
+        extraction
+            .error_message()
+            .unwrap()
+            .contains("trace id must be 16 bytes")
+    );
     let mut req = request(&[], &[("cicd.pipeline.run.id", V::S("r"))]);
     req.resource_spans[0].scope_spans[0].spans[0].span_id = vec![0; 8];
     assert_eq!(extract(&req).rejected_spans, 1);
@@ -292,7 +343,10 @@ fn spans_with_bad_ids_are_rejected_whole() {
 
 #[test]
 fn spans_without_facts_cost_nothing() {
-    let extraction = extract(&request(&[("service.name", V::S("x"))], &[("http.route", V::S("/"))]));
+    let extraction = extract(&request(
+        &[("service.name", V::S("x"))],
+        &[("http.route", V::S("/"))],
+    ));
     assert_eq!(extraction.spans_seen, 1);
     assert!(extraction.facts.is_empty());
     assert_eq!(extraction.rejected_spans, 0);

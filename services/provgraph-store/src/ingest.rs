@@ -88,7 +88,9 @@ pub struct Ingest {
 
 impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Job").field("facts", &self.facts.len()).finish()
+        f.debug_struct("Job")
+            .field("facts", &self.facts.len())
+            .finish()
     }
 }
 
@@ -142,7 +144,11 @@ impl Ingest {
     }
 }
 
-async fn run_writer(store: Store, mut receiver: mpsc::UnboundedReceiver<Job>, config: Arc<IngestConfig>) {
+async fn run_writer(
+    store: Store,
+    mut receiver: mpsc::UnboundedReceiver<Job>,
+    config: Arc<IngestConfig>,
+) {
     let mut pending: Option<Job> = None;
     loop {
         let first = match pending.take() {
@@ -188,7 +194,9 @@ async fn run_writer(store: Store, mut receiver: mpsc::UnboundedReceiver<Job>, co
                 traces_rederived = stats.traces_rederived,
                 "batch committed"
             ),
-            Err(err) => tracing::warn!(requests = jobs.len(), span_facts = batch.len(), error = %err, "batch refused"),
+            Err(err) => {
+                tracing::warn!(requests = jobs.len(), span_facts = batch.len(), error = %err, "batch refused")
+            }
         }
         let shared = result.map_err(Arc::new);
         for job in jobs {
@@ -206,7 +214,11 @@ async fn run_writer(store: Store, mut receiver: mpsc::UnboundedReceiver<Job>, co
     tracing::debug!("ingest writer stopped");
 }
 
-async fn write_with_retries(store: &Store, batch: &[SpanFacts], attempts: u32) -> Result<WriteStats, StoreError> {
+async fn write_with_retries(
+    store: &Store,
+    batch: &[SpanFacts],
+    attempts: u32,
+) -> Result<WriteStats, StoreError> {
     let mut attempt = 0;
     loop {
         attempt += 1;

@@ -172,7 +172,10 @@ impl Snapshot {
         dangling: usize,
     ) -> Snapshot {
         Snapshot {
-            nodes: nodes.into_iter().map(|(k, key)| (kind_name(k), key)).collect(),
+            nodes: nodes
+                .into_iter()
+                .map(|(k, key)| (kind_name(k), key))
+                .collect(),
             edges: edges
                 .into_iter()
                 .map(|(e, fk, f, tk, t)| (edge_name(e), kind_name(fk), f, kind_name(tk), t))
@@ -290,7 +293,9 @@ impl Store {
             .acquire_timeout(options.acquire_timeout)
             .connect_with(connect)
             .await
-            .map_err(|err| StoreError::Unavailable(format!("cannot connect to PostgreSQL: {err}")))?;
+            .map_err(|err| {
+                StoreError::Unavailable(format!("cannot connect to PostgreSQL: {err}"))
+            })?;
         POSTGRES_MIGRATIONS
             .run(&pool)
             .await
@@ -423,7 +428,9 @@ impl Store {
         if ids.is_empty() || limit <= 0 {
             return Ok(Vec::new());
         }
-        Ok(read!(self, |conn| edges_of(conn, ids, outgoing, kinds, after, limit)))
+        Ok(read!(self, |conn| edges_of(
+            conn, ids, outgoing, kinds, after, limit
+        )))
     }
 
     /// Attributes (node id, name, value) of the nodes.

@@ -85,7 +85,8 @@ impl Store {
         // Edges whose far end was cut off stay out of the answer.
         edges.retain(|e| depth.contains_key(&e.from_id) && depth.contains_key(&e.to_id));
         let mut nodes = self.nodes(&order).await?;
-        let position: HashMap<i64, usize> = order.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        let position: HashMap<i64, usize> =
+            order.iter().enumerate().map(|(i, id)| (*id, i)).collect();
         nodes.sort_by_key(|n| position.get(&n.id).copied().unwrap_or(usize::MAX));
         Ok(Subgraph {
             nodes,

@@ -6,7 +6,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use provgraph_model::{BuildChoice, Derived, EdgeKind, NodeRef, SpanFacts, TraceBuild, merge_build};
+use provgraph_model::{
+    BuildChoice, Derived, EdgeKind, NodeRef, SpanFacts, TraceBuild, merge_build,
+};
 
 /// First and last time something was seen (ms since the epoch).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,9 +32,7 @@ impl Seen {
 }
 
 fn merge_into<K: Ord>(map: &mut BTreeMap<K, Seen>, key: K, seen: Seen) {
-    map.entry(key)
-        .and_modify(|s| s.merge(seen))
-        .or_insert(seen);
+    map.entry(key).and_modify(|s| s.merge(seen)).or_insert(seen);
 }
 
 /// An edge by its endpoints.
@@ -134,10 +134,22 @@ mod tests {
                 key: "t1".into(),
             },
         )]);
-        let plan = plan_traces(&[span("t1", Some("42"), None), span("t2", None, Some(&"a".repeat(40)))], &old);
-        assert_eq!(plan.changed, BTreeSet::from(["t1".to_string(), "t2".to_string()]));
+        let plan = plan_traces(
+            &[
+                span("t1", Some("42"), None),
+                span("t2", None, Some(&"a".repeat(40))),
+            ],
+            &old,
+        );
+        assert_eq!(
+            plan.changed,
+            BTreeSet::from(["t1".to_string(), "t2".to_string()])
+        );
         assert_eq!(plan.new_builds["t1"].as_ref().unwrap().key, "42");
-        assert_eq!(plan.new_builds["t2"].as_ref().unwrap().source, BuildIdSource::TraceId);
+        assert_eq!(
+            plan.new_builds["t2"].as_ref().unwrap().source,
+            BuildIdSource::TraceId
+        );
         // The same facts again change nothing.
         let old = BTreeMap::from([("t1".to_string(), plan.new_builds["t1"].clone().unwrap())]);
         let plan = plan_traces(&[span("t1", None, Some(&"a".repeat(40)))], &old);

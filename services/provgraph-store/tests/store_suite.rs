@@ -78,13 +78,20 @@ async fn store(flavor: Flavor) -> (TestDb, Store) {
 }
 
 async fn keys(store: &Store, kind: NodeKind, key: &str, direction: Direction) -> BTreeSet<String> {
-    let start = store.node(kind, key).await.unwrap().expect("start node exists");
+    let start = store
+        .node(kind, key)
+        .await
+        .unwrap()
+        .expect("start node exists");
     let limits = LineageLimits {
         max_depth: 10,
         max_nodes: 1000,
     };
     let sub = store.lineage(&start, direction, limits).await.unwrap();
-    sub.nodes.iter().map(|n| format!("{}:{}", n.kind, n.key)).collect()
+    sub.nodes
+        .iter()
+        .map(|n| format!("{}:{}", n.kind, n.key))
+        .collect()
 }
 
 async fn children_before_root_give_the_same_graph_as_root_first(flavor: Flavor) {
@@ -134,7 +141,11 @@ async fn replays_change_nothing(flavor: Flavor) {
 async fn evidence_names_trace_span_and_sender(flavor: Flavor) {
     let (db, s) = store(flavor).await;
     s.write(&build_spans(3)).await.unwrap();
-    let artifact = s.node(NodeKind::Artifact, &digest(3)).await.unwrap().unwrap();
+    let artifact = s
+        .node(NodeKind::Artifact, &digest(3))
+        .await
+        .unwrap()
+        .unwrap();
     let edges = s.edges(&[artifact.id], true, &[], 0, 10).await.unwrap();
     assert_eq!(edges.len(), 1);
     let evidence = s.evidence(&[edges[0].id]).await.unwrap();
@@ -144,7 +155,11 @@ async fn evidence_names_trace_span_and_sender(flavor: Flavor) {
     assert_eq!(evidence[0].sender, "ci");
     assert!(evidence[0].first_seen > 0 && evidence[0].last_seen >= evidence[0].first_seen);
     let attrs = s.attributes(&[artifact.id]).await.unwrap();
-    assert!(attrs.iter().any(|(_, n, v)| n == "container.image.tags" && v == "v3"));
+    assert!(
+        attrs
+            .iter()
+            .any(|(_, n, v)| n == "container.image.tags" && v == "v3")
+    );
     db.cleanup().await;
 }
 
@@ -175,9 +190,19 @@ async fn workloads_run_images_and_builders_are_inputs(flavor: Flavor) {
     s.write(&[workload_span(5, 4)]).await.unwrap();
     s.write(&build_spans(5)).await.unwrap();
     let snap = s.snapshot().await.unwrap();
-    assert!(snap.edges.contains(&("BUILT_WITH".into(), "BUILD".into(), "run-5".into(), "ARTIFACT".into(), digest(4))));
+    assert!(snap.edges.contains(&(
+        "BUILT_WITH".into(),
+        "BUILD".into(),
+        "run-5".into(),
+        "ARTIFACT".into(),
+        digest(4)
+    )));
     let runs: Vec<_> = snap.evidence.iter().filter(|e| e.0 == "RUNS").collect();
-    assert_eq!(runs.len(), 1, "only the service's own trace says it runs the image: {runs:?}");
+    assert_eq!(
+        runs.len(),
+        1,
+        "only the service's own trace says it runs the image: {runs:?}"
+    );
     assert_eq!(snap.dangling, 0);
     db.cleanup().await;
 }
@@ -193,25 +218,50 @@ async fn lineage_stops_at_depth_and_node_limits(flavor: Flavor) {
     s.write(&all).await.unwrap();
     let start = s.node(NodeKind::Commit, &commit(1)).await.unwrap().unwrap();
     let full = s
-        .lineage(&start, Direction::Downstream, LineageLimits { max_depth: 5, max_nodes: 1000 })
+        .lineage(
+            &start,
+            Direction::Downstream,
+            LineageLimits {
+                max_depth: 5,
+                max_nodes: 1000,
+            },
+        )
         .await
         .unwrap();
     assert_eq!(full.nodes.len(), 41, "commit + 20 builds + 20 images");
     assert!(!full.truncated);
     let shallow = s
-        .lineage(&start, Direction::Downstream, LineageLimits { max_depth: 1, max_nodes: 1000 })
+        .lineage(
+            &start,
+            Direction::Downstream,
+            LineageLimits {
+                max_depth: 1,
+                max_nodes: 1000,
+            },
+        )
         .await
         .unwrap();
     assert_eq!(shallow.nodes.len(), 21);
     assert!(shallow.edges.iter().all(|e| e.to_id == start.id));
     let cut = s
-        .lineage(&start, Direction::Downstream, LineageLimits { max_depth: 5, max_nodes: 10 })
+        .lineage(
+            &start,
+            Direction::Downstream,
+            LineageLimits {
+                max_depth: 5,
+                max_nodes: 10,
+            },
+        )
         .await
         .unwrap();
     assert_eq!(cut.nodes.len(), 10);
     assert!(cut.truncated);
     let ids: BTreeSet<i64> = cut.nodes.iter().map(|n| n.id).collect();
-    assert!(cut.edges.iter().all(|e| ids.contains(&e.from_id) && ids.contains(&e.to_id)));
+    assert!(
+        cut.edges
+            .iter()
+            .all(|e| ids.contains(&e.from_id) && ids.contains(&e.to_id))
+    );
     db.cleanup().await;
 }
 
@@ -247,7 +297,10 @@ async fn concurrent_writers_neither_fail_nor_duplicate(flavor: Flavor) {
     }
     let (db_ref, reference) = store(flavor).await;
     reference.write(&spans).await.unwrap();
-    assert_eq!(a.snapshot().await.unwrap(), reference.snapshot().await.unwrap());
+    assert_eq!(
+        a.snapshot().await.unwrap(),
+        reference.snapshot().await.unwrap()
+    );
     db.cleanup().await;
     db_ref.cleanup().await;
 }
@@ -259,12 +312,23 @@ async fn ingest_groups_requests_and_refuses_when_full(flavor: Flavor) {
     let mut tasks = Vec::new();
     for t in 300..320 {
         let ingest = ingest.clone();
-        tasks.push(tokio::spawn(async move { ingest.write(build_spans(t)).await }));
+        tasks.push(tokio::spawn(
+            async move { ingest.write(build_spans(t)).await },
+        ));
     }
     for task in tasks {
         assert_eq!(task.await.unwrap().unwrap().span_facts, 3);
     }
-    assert_eq!(s.snapshot().await.unwrap().nodes.iter().filter(|n| n.0 == "BUILD").count(), 20);
+    assert_eq!(
+        s.snapshot()
+            .await
+            .unwrap()
+            .nodes
+            .iter()
+            .filter(|n| n.0 == "BUILD")
+            .count(),
+        20
+    );
     drop(ingest);
     writer.await.unwrap();
 
@@ -348,7 +412,11 @@ mod order_independence {
         if spec.flags & 32 != 0 || f.is_empty() {
             // The image the sending process runs in.
             let mut w = workload_span(t, 100 + spec.pick % 2);
-            w.span_id = if f.has_build_facts() { f.span_id.clone() } else { String::new() };
+            w.span_id = if f.has_build_facts() {
+                f.span_id.clone()
+            } else {
+                String::new()
+            };
             w.build_id = f.build_id.take();
             w.commit = f.commit.take();
             w.repository = f.repository.take();
@@ -361,18 +429,29 @@ mod order_independence {
 
     fn spans() -> impl Strategy<Value = Vec<SpanSpec>> {
         prop::collection::vec(
-            (0u32..4, 0u32..5, any::<u8>(), 0u32..12).prop_map(|(trace, span, flags, pick)| SpanSpec {
-                trace,
-                span,
-                flags,
-                pick,
+            (0u32..4, 0u32..5, any::<u8>(), 0u32..12).prop_map(|(trace, span, flags, pick)| {
+                SpanSpec {
+                    trace,
+                    span,
+                    flags,
+                    pick,
+                }
             }),
             1..14,
         )
     }
 
-    fn run(flavor: Flavor, specs: Vec<SpanSpec>, order: Vec<usize>, cuts: Vec<usize>, replays: Vec<usize>) -> Result<(), TestCaseError> {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    fn run(
+        flavor: Flavor,
+        specs: Vec<SpanSpec>,
+        order: Vec<usize>,
+        cuts: Vec<usize>,
+        replays: Vec<usize>,
+    ) -> Result<(), TestCaseError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         runtime.block_on(async move {
             // Several spans may share a (trace, span id): keep the first, as
             // a sender never reuses a span id for different content.
@@ -387,7 +466,10 @@ mod order_independence {
             let want: Snapshot = reference.snapshot().await.unwrap();
             db_ref.cleanup().await;
 
-            let mut shuffled: Vec<SpanFacts> = order.iter().filter_map(|i| facts.get(i % facts.len()).cloned()).collect();
+            let mut shuffled: Vec<SpanFacts> = order
+                .iter()
+                .filter_map(|i| facts.get(i % facts.len()).cloned())
+                .collect();
             shuffled.extend(facts.iter().cloned());
             let (db, s) = store(flavor).await;
             let mut batches: Vec<Vec<SpanFacts>> = Vec::new();

@@ -1,1 +1,41 @@
-fn main() {}
+//! The provgraph binary: `serve` runs the OTLP receivers, the ingest writer
+//! and the GraphQL API in one process; `schema` prints the GraphQL SDL.
+//!
+//! Architecture invariant: only this crate reads the environment and binds
+//! sockets.
+
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "provgraph",
+    version,
+    about = "Build provenance from OpenTelemetry CI spans: OTLP in, a lineage graph out over GraphQL."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the OTLP receivers (gRPC and HTTP), the graph store and the GraphQL API.
+    Serve(serve::ServeArgs),
+    /// Print the GraphQL schema (SDL), as checked in at schema/schema.graphql.
+    Schema,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve::main(args),
+        Command::Schema => {
+            print!("{}", provgraph_api::sdl());
+            ExitCode::SUCCESS
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! OTLP/gRPC: `opentelemetry.proto.collector.trace.v1.TraceService/Export`,
+//! accepting gzip and zstd.
+//!
+//! tonic reports some client errors with codes exporters mishandle: an
+//! over-long message as OUT_OF_RANGE (which exporters retry forever) and
+//! malformed protobuf or compression as INTERNAL. [`remap_status`] turns them
+//! into RESOURCE_EXHAUSTED and INVALID_ARGUMENT, as OTLP asks.
+
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use tonic::codec::CompressionEncoding;
+use tonic::{Request, Response, Status};
+
+use crate::{Collector, ExportError};
+
+/// The gRPC half of the receiver.
+#[derive(Clone, Debug)]
+pub struct GrpcReceiver {
+    collector: Collector,
+}
+
+impl From<ExportError> for Status {
+    fn from(err: ExportError) -> Status {
+        match err {
+            ExportError::InvalidArgument(m) | ExportError::UnsupportedMediaType(m) => {
+                Status::invalid_argument(m)
+            }
+            ExportError::TooLarge(m) => Status::resource_exhausted(m),
+            ExportError::Unavailable(m) => Status::unavailable(m),
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl TraceService for GrpcReceiver {
+    async fn export(
+        &self,
+        request: Request<ExportTraceServiceRequest>,
+    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
+        let response = self.collector.export(request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+}
+
+/// The tonic service, with compression and the size limit set.
+pub fn service(collector: Collector) -> TraceServiceServer<GrpcReceiver> {
+    let limit = collector.limits().max_request_bytes;
+    TraceServiceServer::new(GrpcReceiver { collector })
+        .accept_compressed(CompressionEncoding::Gzip)
+        .accept_compressed(CompressionEncoding::Zstd)
+        .max_decoding_message_size(limit)
+}
+
+/// Rewrites tonic's status codes for client errors (see the module docs).
+/// Apply with `tower::util::MapResponseLayer` around the gRPC server.
+pub fn remap_status<B>(mut response: http::Response<B>) -> http::Response<B> {
+    let headers = response.headers_mut();
+    let code = headers
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i32>().ok());
+    let replacement = match code {
+        // OUT_OF_RANGE: "decoded message length too large".
+        Some(11) => Some((
+            "8",
+            "request larger than the receiver's limit (RESOURCE_EXHAUSTED); split it into smaller batches",
+        )),
+        // INTERNAL: tonic's name for undecodable protobuf or compression.
+        Some(13) => Some(("3", "")),
+        _ => None,
+    };
+    if let Some((new_code, message)) = replacement {
+        headers.insert("grpc-status", http::HeaderValue::from_static(new_code));
+        if !message.is_empty() {
+            headers.insert("grpc-message", http::HeaderValue::from_static(
+                "request%20larger%20than%20the%20receiver%27s%20limit%3B%20split%20it%20into%20smaller%20batches",
+            ));
+        }
+    }
+    response
+}

@@ -1,0 +1,500 @@
+//! The cosign signature layer (legacy `sha256-<hex>.sig` / `.att` storage) as
+//! JSON, and its conversion into a Sigstore v0.1 bundle, as `cosign bundle
+//! create` does, so that its Rekor entry is verified like any bundle's.
+//!
+//! ```json
+//! {"payload": "<base64 of the exact payload bytes>", "signature": "<base64>",
+//!  "certificate": "<PEM>", "chain": "<PEM>",
+//!  "bundle": {"SignedEntryTimestamp": "<base64>",
+//!             "Payload": {"body": "<base64>", "integratedTime": 0, "logIndex": 0, "logID": "<hex>"}}}
+//! ```
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sigstore_verify::types::{Bundle, DerCertificate, DsseEnvelope, PayloadBytes, SignatureBytes};
+
+use crate::digest::parse_sha256_digest;
+use crate::evidence::EvidenceError;
+
+/// A parsed cosign signature layer.
+#[derive(Debug, Clone)]
+pub(crate) struct Layer {
+    /// The exact payload bytes the signature covers.
+    pub payload: Vec<u8>,
+    /// The signature (empty for attestation layers, whose signature is in
+    /// the DSSE envelope).
+    pub signature: Vec<u8>,
+    /// The signing certificate (keyless), DER.
+    pub certificate: Option<DerCertificate>,
+    /// The Rekor log entry, if the signature was logged.
+    pub rekor: Option<RekorBundle>,
+    /// What the payload is.
+    pub kind: LayerKind,
+}
+
+/// What a layer's payload is.
+#[derive(Debug, Clone)]
+pub(crate) enum LayerKind {
+    /// A simple-signing image signature payload.
+    SimpleSigning {
+        /// `critical.image.docker-manifest-digest`, canonical.
+        digest: String,
+        /// `critical.identity.docker-reference`.
+        docker_reference: Option<String>,
+        /// `optional`, when an object.
+        optional: Option<Value>,
+    },
+    /// A DSSE envelope (cosign attest), signed inside.
+    Attestation {
+        /// The envelope.
+        envelope: DsseEnvelope,
+    },
+}
+
+/// cosign's Rekor bundle annotation (`dev.sigstore.cosign/bundle`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RekorBundle {
+    #[serde(rename = "SignedEntryTimestamp")]
+    pub signed_entry_timestamp: String,
+    #[serde(rename = "Payload")]
+    pub payload: RekorPayload,
+}
+
+/// The Rekor entry the SET signs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RekorPayload {
+    /// Base64 of the canonicalized entry body.
+    pub body: String,
+    #[serde(rename = "integratedTime")]
+    pub integrated_time: i64,
+    #[serde(rename = "logIndex")]
+    pub log_index: i64,
+    /// Hex SHA-256 of the log's public key.
+    #[serde(rename = "logID")]
+    pub log_id: String,
+}
+
+#[derive(Deserialize)]
+struct LayerJson {
+    payload: String,
+    #[serde(default)]
+    signature: Option<String>,
+    #[serde(default)]
+    certificate: Option<String>,
+    #[serde(default)]
+    chain: Option<String>,
+    #[serde(default)]
+    bundle: Option<Value>,
+}
+
+fn decode_base64(what: &str, text: &str) -> Result<Vec<u8>, EvidenceError> {
+    // Standard or URL-safe alphabet, padding optional (as protobuf JSON).
+    PayloadBytes::from_base64(text.trim())
+        .map(PayloadBytes::into_bytes)
+        .map_err(|e| EvidenceError::new(format!("layer {what} is not base64: {e}")))
+}
+
+impl Layer {
+    /// Parses the layer JSON; checks shape only.
+    pub(crate) fn parse(value: &Value) -> Result<Self, EvidenceError> {
+        let json: LayerJson = serde_json::from_value(value.clone())
+            .map_err(|e| EvidenceError::new(format!("invalid cosign signature layer: {e}")))?;
+        let payload = decode_base64("payload", &json.payload)?;
+        let signature = match json.signature.as_deref() {
+            Some(text) => decode_base64("signature", text)?,
+            None => Vec::new(),
+        };
+        let certificate = match json.certificate.as_deref().map(str::trim) {
+            Some(pem) if !pem.is_empty() => Some(DerCertificate::from_pem(pem).map_err(|e| {
+                EvidenceError::new(format!("layer certificate is not a PEM certificate: {e}"))
+            })?),
+            _ => None,
+        };
+        if let Some(pem) = json
+            .chain
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            // Only checked for shape: the trusted root supplies the chain.
+            DerCertificate::from_pem(pem).map_err(|e| {
+                EvidenceError::new(format!("layer chain is not a PEM certificate: {e}"))
+            })?;
+        }
+        let rekor = match json.bundle {
+            None | Some(Value::Null) => None,
+            Some(bundle) => Some(serde_json::from_value::<RekorBundle>(bundle).map_err(|e| {
+                EvidenceError::new(format!("layer bundle is not a Rekor bundle: {e}"))
+            })?),
+        };
+        if let Some(rekor) = &rekor {
+            let id_ok = rekor.payload.log_id.len() == 64
+                && rekor.payload.log_id.bytes().all(|b| b.is_ascii_hexdigit());
+            if !id_ok {
+                return Err(EvidenceError::new(
+                    "layer bundle logID is not 64 hex digits",
+                ));
+            }
+            if rekor.payload.log_index < 0 || rekor.payload.integrated_time < 0 {
+                return Err(EvidenceError::new(
+                    "layer bundle has a negative logIndex or integratedTime",
+                ));
+            }
+        }
+
+        let payload_json: Value = serde_json::from_slice(&payload)
+            .map_err(|e| EvidenceError::new(format!("layer payload is not JSON: {e}")))?;
+        let kind = if payload_json.get("payloadType").is_some() {
+            let envelope: DsseEnvelope = serde_json::from_value(payload_json).map_err(|e| {
+                EvidenceError::new(format!("layer payload is not a DSSE envelope: {e}"))
+            })?;
+            LayerKind::Attestation { envelope }
+        } else {
+            if signature.is_empty() {
+                return Err(EvidenceError::new("layer has no signature"));
+            }
+            simple_signing(&payload_json)?
+        };
+        Ok(Self {
+            payload,
+            signature,
+            certificate,
+            rekor,
+            kind,
+        })
+    }
+
+    /// The layer as a v0.1 Sigstore bundle (`cosign bundle create`): the
+    /// certificate (or a public-key hint), the Rekor entry with its SET, and
+    /// the message signature over the payload or the DSSE envelope. `None`
+    /// when there is no Rekor entry.
+    pub(crate) fn to_bundle(&self) -> Result<Option<Bundle>, String> {
+        let Some(rekor) = &self.rekor else {
+            return Ok(None);
+        };
+        let body_bytes = PayloadBytes::from_base64(&rekor.payload.body)
+            .map_err(|e| format!("Rekor entry body is not base64: {e}"))?;
+        let body: Value = serde_json::from_slice(body_bytes.as_bytes())
+            .map_err(|e| format!("Rekor entry body is not JSON: {e}"))?;
+        let kind = body.get("kind").and_then(Value::as_str).unwrap_or("");
+        let version = body.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        let log_id = hex::decode(&rekor.payload.log_id)
+            .map_err(|e| format!("Rekor logID is not hex: {e}"))?;
+
+        let material = match &self.certificate {
+            Some(certificate) => json!({
+                "x509CertificateChain": {"certificates": [{"rawBytes": SignatureBytes::from_bytes(certificate.as_bytes()).to_base64()}]}
+            }),
+            None => json!({"publicKey": {"hint": ""}}),
+        };
+        let mut bundle = json!({
+            "mediaType": "application/vnd.dev.sigstore.bundle+json;version=0.1",
+            "verificationMaterial": material,
+        });
+        bundle["verificationMaterial"]["tlogEntries"] = json!([{
+            "logIndex": rekor.payload.log_index.to_string(),
+            "logId": {"keyId": SignatureBytes::new(log_id).to_base64()},
+            "kindVersion": {"kind": kind, "version": version},
+            "integratedTime": rekor.payload.integrated_time.to_string(),
+            "inclusionPromise": {"signedEntryTimestamp": rekor.signed_entry_timestamp},
+            "canonicalizedBody": body_bytes.to_base64(),
+        }]);
+        match &self.kind {
+            LayerKind::SimpleSigning { .. } => {
+                bundle["messageSignature"] = json!({
+                    "messageDigest": {
+                        "algorithm": "SHA2_256",
+                        "digest": SignatureBytes::from_bytes(sigstore_verify::crypto::sha256(&self.payload).as_bytes()).to_base64(),
+                    },
+                    "signature": SignatureBytes::from_bytes(&self.signature).to_base64(),
+                });
+            }
+            LayerKind::Attestation { envelope } => {
+                bundle["dsseEnvelope"] = serde_json::to_value(envelope)
+                    .map_err(|e| format!("cannot re-encode DSSE envelope: {e}"))?;
+            }
+        }
+        let text = bundle.to_string();
+        Bundle::from_json(&text)
+            .map(Some)
+            .map_err(|e| format!("cannot convert the layer's Rekor bundle: {e}"))
+    }
+}
+
+fn simple_signing(payload: &Value) -> Result<LayerKind, EvidenceError> {
+    let critical = payload
+        .get("critical")
+        .and_then(Value::as_object)
+        .ok_or_else(|| EvidenceError::new("simple-signing payload has no critical section"))?;
+    let kind = critical.get("type").and_then(Value::as_str).unwrap_or("");
+    if !matches!(
+        kind,
+        "cosign container image signature" | "atomic container signature"
+    ) {
+        return Err(EvidenceError::new(format!(
+            "simple-signing payload type {kind:?} is not \"cosign container image signature\""
+        )));
+    }
+    let digest_text = critical
+        .get("image")
+        .and_then(|image| image.get("docker-manifest-digest"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            EvidenceError::new(
+                "simple-signing payload has no critical.image.docker-manifest-digest",
+            )
+        })?;
+    let digest = parse_sha256_digest(digest_text).ok_or_else(|| {
+        EvidenceError::new(format!(
+            "simple-signing docker-manifest-digest {digest_text:?} is not sha256:<64 hex>"
+        ))
+    })?;
+    let docker_reference = critical
+        .get("identity")
+        .and_then(|identity| identity.get("docker-reference"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let optional = payload.get("optional").filter(|o| o.is_object()).cloned();
+    Ok(LayerKind::SimpleSigning {
+        digest,
+        docker_reference,
+        optional,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    //! The legacy layer path with real Rekor entries: the conformance suite's
+    //! bundles over `a.txt`, taken apart into the layer form cosign stores
+    //! (payload, signature, certificate, Rekor bundle).
+
+    use super::*;
+    use crate::evidence::{Evidence, EvidenceFormat, Material};
+    use crate::policy::{SubjectMatcher, TrustPolicy};
+    use crate::verify::{SignatureMethod, verify_evidence};
+    use std::path::PathBuf;
+
+    const BEACON: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
+    const GITHUB: &str = "https://token.actions.githubusercontent.com";
+
+    fn cases() -> Option<PathBuf> {
+        let dir = std::env::var_os("PROVGRAPH_CONFORMANCE_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                    .join("../../../shared/testdata/sigstore-conformance/bundle-verify")
+            });
+        dir.is_dir().then_some(dir)
+    }
+
+    /// The layer a v0.1-convertible bundle of `case` corresponds to, and the
+    /// artifact bytes it signs.
+    fn layer_from_case(case: &str) -> Option<(Layer, Vec<u8>)> {
+        let dir = cases()?;
+        let artifact = std::fs::read(dir.join("a.txt")).expect("a.txt");
+        let text =
+            std::fs::read_to_string(dir.join(case).join("bundle.sigstore.json")).expect("bundle");
+        let bundle: Value = serde_json::from_str(&text).expect("json");
+        let material = &bundle["verificationMaterial"];
+        let certificate = material["x509CertificateChain"]["certificates"][0]["rawBytes"]
+            .as_str()
+            .or_else(|| material["certificate"]["rawBytes"].as_str())
+            .map(|b64| {
+                DerCertificate::new(PayloadBytes::from_base64(b64).expect("der").into_bytes())
+            });
+        let entry = &material["tlogEntries"][0];
+        let number = |v: &Value| {
+            v.as_str()
+                .and_then(|s| s.parse::<i64>().ok())
+                .expect("number")
+        };
+        let key_id = PayloadBytes::from_base64(entry["logId"]["keyId"].as_str().expect("keyId"))
+            .expect("key id");
+        let rekor = RekorBundle {
+            signed_entry_timestamp: entry["inclusionPromise"]["signedEntryTimestamp"]
+                .as_str()
+                .expect("SET")
+                .to_string(),
+            payload: RekorPayload {
+                body: entry["canonicalizedBody"]
+                    .as_str()
+                    .expect("body")
+                    .to_string(),
+                integrated_time: number(&entry["integratedTime"]),
+                log_index: number(&entry["logIndex"]),
+                log_id: hex::encode(key_id.as_bytes()),
+            },
+        };
+        let signature = PayloadBytes::from_base64(
+            bundle["messageSignature"]["signature"]
+                .as_str()
+                .expect("signature"),
+        )
+        .expect("signature")
+        .into_bytes();
+        let layer = Layer {
+            payload: artifact.clone(),
+            signature,
+            certificate,
+            rekor: Some(rekor),
+            kind: LayerKind::SimpleSigning {
+                digest: crate::digest::sha256_digest_of(&artifact),
+                docker_reference: None,
+                optional: None,
+            },
+        };
+        Some((layer, artifact))
+    }
+
+    fn evidence(layer: Layer) -> Evidence {
+        let LayerKind::SimpleSigning { digest, .. } = &layer.kind else {
+            panic!("simple signing");
+        };
+        Evidence {
+            evidence_id: "test".into(),
+            format: EvidenceFormat::CosignSignatureLayer,
+            media_type: None,
+            subjects: vec![digest.clone()],
+            predicate_type: None,
+            docker_reference: None,
+            annotations: Default::default(),
+            statement: None,
+            material: Material::Layer(Box::new(layer)),
+        }
+    }
+
+    fn beacon_policy() -> TrustPolicy {
+        TrustPolicy::default().with_identity(GITHUB, SubjectMatcher::Exact(BEACON.into()))
+    }
+
+    #[test]
+    fn keyless_layer_with_rekor_bundle_verifies_at_integrated_time() {
+        let Some((layer, _)) = layer_from_case("happy-path-v0.1") else {
+            return;
+        };
+        let results = verify_evidence(&evidence(layer.clone()), &beacon_policy());
+        let result = &results[0];
+        assert!(result.verified && result.trusted, "{}", result.reason);
+        assert_eq!(result.method, SignatureMethod::KeylessCertificate);
+        assert_eq!(result.log_index, Some(27246492));
+        assert_eq!(result.integrated_time, Some(1689177396));
+        assert_eq!(result.signer.as_deref(), Some(BEACON));
+        assert!(
+            result
+                .certificate
+                .as_ref()
+                .is_some_and(|c| c.source_repository_digest.is_some())
+        );
+        // Untrusted identity: verified only.
+        let result = &verify_evidence(&evidence(layer), &TrustPolicy::default())[0];
+        assert!(result.verified && !result.trusted);
+    }
+
+    #[test]
+    fn rekor_entry_must_describe_the_layer() {
+        let Some((layer, artifact)) = layer_from_case("happy-path-v0.1") else {
+            return;
+        };
+        let policy = beacon_policy();
+
+        // Another payload (and subject): the logged hashedrekord is not for it.
+        let mut other = layer.clone();
+        other.payload = [artifact.as_slice(), b"!"].concat();
+        other.kind = LayerKind::SimpleSigning {
+            digest: crate::digest::sha256_digest_of(&other.payload),
+            docker_reference: None,
+            optional: None,
+        };
+        let result = &verify_evidence(&evidence(other), &policy)[0];
+        assert!(!result.verified, "{}", result.reason);
+
+        // A changed integrated time breaks the SET.
+        let mut moved = layer.clone();
+        if let Some(rekor) = moved.rekor.as_mut() {
+            rekor.payload.integrated_time += 1;
+        }
+        let result = &verify_evidence(&evidence(moved), &policy)[0];
+        assert!(!result.verified, "{}", result.reason);
+        assert!(
+            result.reason.contains("inclusion promise"),
+            "{}",
+            result.reason
+        );
+
+        // Another log index breaks the SET too.
+        let mut renumbered = layer.clone();
+        if let Some(rekor) = renumbered.rekor.as_mut() {
+            rekor.payload.log_index += 1;
+        }
+        assert!(!verify_evidence(&evidence(renumbered), &policy)[0].verified);
+
+        // A signature that is not the logged one.
+        let mut resigned = layer.clone();
+        if let Some(byte) = resigned.signature.last_mut() {
+            *byte ^= 1;
+        }
+        assert!(!verify_evidence(&evidence(resigned), &policy)[0].verified);
+
+        // A key-based (certificate-less) reading of a keyless entry does not
+        // verify with an unrelated policy key.
+        let mut keyed = layer;
+        keyed.certificate = None;
+        let key = sigstore_verify::crypto::KeyPair::generate_ecdsa_p256()
+            .and_then(|p| p.public_key_der())
+            .expect("key")
+            .to_pem();
+        let policy = TrustPolicy::default().with_key("k", &key).expect("key");
+        let result = &verify_evidence(&evidence(keyed), &policy)[0];
+        assert_eq!(result.method, SignatureMethod::PublicKey);
+        assert!(!result.verified, "{}", result.reason);
+    }
+
+    #[test]
+    fn key_layer_with_rekor_bundle_verifies_with_the_policy_key() {
+        let Some((layer, _)) = layer_from_case("managed-key-happy-path") else {
+            return;
+        };
+        let Some(dir) = cases() else {
+            return;
+        };
+        let pem = std::fs::read_to_string(dir.join("managed-key-happy-path/key.pub")).expect("key");
+        assert!(layer.certificate.is_none());
+        let policy = TrustPolicy::default()
+            .with_key("release", &pem)
+            .expect("key");
+        let result = &verify_evidence(&evidence(layer.clone()), &policy)[0];
+        assert!(result.verified && result.trusted, "{}", result.reason);
+        assert_eq!(result.method, SignatureMethod::PublicKey);
+        assert_eq!(result.signer.as_deref(), Some("release"));
+        assert!(result.integrated_time.is_some());
+
+        let result = &verify_evidence(&evidence(layer), &TrustPolicy::default())[0];
+        assert!(
+            !result.verified && result.reason.contains("no keys"),
+            "{}",
+            result.reason
+        );
+    }
+
+    #[test]
+    fn converted_bundle_has_the_v01_shape() {
+        let Some((layer, _)) = layer_from_case("happy-path-v0.1") else {
+            return;
+        };
+        let bundle = layer
+            .to_bundle()
+            .expect("converts")
+            .expect("has a Rekor entry");
+        assert_eq!(
+            bundle.media_type().as_str(),
+            "application/vnd.dev.sigstore.bundle+json;version=0.1"
+        );
+        assert_eq!(bundle.verification_material.tlog_entries.len(), 1);
+        assert!(bundle.has_inclusion_promise());
+        let mut unlogged = layer;
+        unlogged.rekor = None;
+        assert!(unlogged.to_bundle().expect("no error").is_none());
+    }
+}
