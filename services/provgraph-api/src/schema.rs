@@ -672,6 +672,7 @@ impl Query {
     /// The subgraph reachable from one node. UPSTREAM walks toward what it was made
     /// from (artifact -> build -> commit -> repository, go.mod); DOWNSTREAM walks
     /// toward what was made from it (commit -> builds -> artifacts -> workloads).
+    /// maxDepth: edges to follow from the start node at most (default 16, at most 64).
     #[graphql(complexity = "10 + child_complexity * 10")]
     async fn lineage(
         &self,
@@ -679,7 +680,6 @@ impl Query {
         kind: NodeKind,
         key: String,
         direction: Direction,
-        #[graphql(desc = "Edges to follow from the start node at most (default 16, at most 64).")]
         max_depth: Option<i32>,
     ) -> Result<Subgraph> {
         let api = api(ctx);

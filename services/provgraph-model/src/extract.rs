@@ -287,10 +287,10 @@ fn read_images(attrs: &Attrs<'_>, problems: &mut Vec<String>) -> Vec<Image> {
                 images.last_mut().expect("just pushed")
             }
         };
-        if let Some(name) = name.filter(|n| !n.is_empty()) {
-            if !image.names.iter().any(|n| n == name) {
-                image.names.push(name.to_string());
-            }
+        if let Some(name) = name.filter(|n| !n.is_empty())
+            && !image.names.iter().any(|n| n == name)
+        {
+            image.names.push(name.to_string());
         }
     };
     if let Some((name, value)) = attrs.first(names::MANIFEST_DIGEST) {
@@ -326,10 +326,10 @@ fn read_images(attrs: &Attrs<'_>, problems: &mut Vec<String>) -> Vec<Image> {
     let name = attrs.string(names::IMAGE_NAME);
     let tags = attrs.strings(names::IMAGE_TAGS);
     for image in &mut images {
-        if let Some(name) = name {
-            if !image.names.iter().any(|n| n == name) {
-                image.names.push(name.to_string());
-            }
+        if let Some(name) = name
+            && !image.names.iter().any(|n| n == name)
+        {
+            image.names.push(name.to_string());
         }
         for tag in &tags {
             if !image.tags.iter().any(|t| t == tag) {

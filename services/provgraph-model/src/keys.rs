@@ -247,10 +247,10 @@ pub fn normalize_repository(raw: &str) -> Result<String, KeyError> {
         return Err(err("a repository URL names a host"));
     }
     let mut segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    if let Some(last) = segments.last_mut() {
-        if let Some(stripped) = last.strip_suffix(".git") {
-            *last = stripped;
-        }
+    if let Some(last) = segments.last_mut()
+        && let Some(stripped) = last.strip_suffix(".git")
+    {
+        *last = stripped;
     }
     segments.retain(|s| !s.is_empty());
     if segments.is_empty() {

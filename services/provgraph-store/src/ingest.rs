@@ -175,17 +175,18 @@ async fn run_writer(
         }
         let batch: Vec<SpanFacts> = jobs.iter().flat_map(|j| j.facts.iter().cloned()).collect();
         let result = write_with_retries(&store, &batch, config.attempts).await;
-        if let Err(err) = &result {
-            if !err.is_retryable() && jobs.len() > 1 {
-                // One bad request must not sink the others grouped with it:
-                // write each alone.
-                tracing::warn!(error = %err, requests = jobs.len(), "group commit failed; writing requests one by one");
-                for job in jobs {
-                    let result = write_with_retries(&store, &job.facts, config.attempts).await;
-                    let _ = job.done.send(result.map_err(Arc::new));
-                }
-                continue;
+        if let Err(err) = &result
+            && !err.is_retryable()
+            && jobs.len() > 1
+        {
+            // One bad request must not sink the others grouped with it:
+            // write each alone.
+            tracing::warn!(error = %err, requests = jobs.len(), "group commit failed; writing requests one by one");
+            for job in jobs {
+                let result = write_with_retries(&store, &job.facts, config.attempts).await;
+                let _ = job.done.send(result.map_err(Arc::new));
             }
+            continue;
         }
         match &result {
             Ok(stats) => tracing::trace!(

@@ -67,12 +67,12 @@ impl Store {
             let mut next = Vec::new();
             for edge in found {
                 let other = if outgoing { edge.to_id } else { edge.from_id };
-                if !depth.contains_key(&other) {
+                if let std::collections::hash_map::Entry::Vacant(slot) = depth.entry(other) {
                     if order.len() >= limits.max_nodes {
                         truncated = true;
                         continue;
                     }
-                    depth.insert(other, level);
+                    slot.insert(level);
                     order.push(other);
                     next.push(other);
                 }

@@ -44,6 +44,10 @@ pub struct ServeArgs {
     /// Log format: text or json. Levels come from RUST_LOG (default info).
     #[arg(long, env = "PROVGRAPH_LOG_FORMAT", default_value = "text")]
     log_format: LogFormat,
+    /// Seconds to wait for in-flight requests after SIGTERM/SIGINT before
+    /// closing the remaining connections.
+    #[arg(long, env = "PROVGRAPH_SHUTDOWN_GRACE", default_value_t = 10)]
+    shutdown_grace: u64,
     /// Trust policy (TOML) for signature evidence.
     #[arg(long, env = "PROVGRAPH_TRUST_POLICY")]
     trust_policy: Option<PathBuf>,
@@ -201,17 +205,34 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     tracing::info!("shutting down: no new connections; finishing in-flight requests");
     let _ = stop_tx.send(true);
     let mut failed = Vec::new();
-    match grpc.await {
-        Ok(Ok(())) => {}
-        Ok(Err(err)) => failed.push(format!("OTLP/gRPC server: {err}")),
-        Err(err) => failed.push(format!("OTLP/gRPC server: {err}")),
-    }
-    for (name, handle) in [("OTLP/HTTP server", http), ("API server", api)] {
-        match handle.await {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => failed.push(format!("{name}: {err}")),
-            Err(err) => failed.push(format!("{name}: {err}")),
+    let grace = Duration::from_secs(args.shutdown_grace);
+    let servers = async {
+        let grpc = grpc.await.map(|r| r.map_err(|err| err.to_string()));
+        let http = http.await.map(|r| r.map_err(|err| err.to_string()));
+        let api = api.await.map(|r| r.map_err(|err| err.to_string()));
+        [
+            ("OTLP/gRPC server", grpc),
+            ("OTLP/HTTP server", http),
+            ("API server", api),
+        ]
+    };
+    match tokio::time::timeout(grace, servers).await {
+        Ok(results) => {
+            for (name, result) in results {
+                match result {
+                    Ok(Ok(())) => {}
+                    Ok(Err(err)) => failed.push(format!("{name}: {err}")),
+                    Err(err) => failed.push(format!("{name}: {err}")),
+                }
+            }
         }
+        // Idle connections kept open by clients do not hold us: requests
+        // still running past the grace period are cut off (their senders
+        // saw no acknowledgement and will retry).
+        Err(_) => tracing::warn!(
+            grace_seconds = args.shutdown_grace,
+            "connections still open after the grace period; closing them"
+        ),
     }
     // Every receiver is gone: the writer drains what is queued and stops.
     drop(collector);

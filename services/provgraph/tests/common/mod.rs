@@ -1,0 +1,202 @@
+//! Shared by the end-to-end tests: the real `provgraph` binary started on
+//! port 0 against a real database, and small HTTP helpers.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use provgraph_store::testing::{Flavor, TestDb};
+
+/// A running `provgraph serve`.
+pub struct Server {
+    child: Option<Child>,
+    pub grpc: SocketAddr,
+    pub http: SocketAddr,
+    pub api: SocketAddr,
+    pub db: Option<TestDb>,
+    pub url: String,
+    stderr_path: std::path::PathBuf,
+    _logs: tempfile::TempDir,
+}
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_provgraph")
+}
+
+impl Server {
+    /// Starts the server on a fresh database of `flavor`, with extra flags.
+    pub async fn start(flavor: Flavor, extra: &[&str]) -> Server {
+        let db = TestDb::new(flavor).await;
+        let url = db.url.clone();
+        let mut server = Server::start_on(&url, extra);
+        server.db = Some(db);
+        server
+    }
+
+    /// Starts the server on an existing database URL.
+    pub fn start_on(url: &str, extra: &[&str]) -> Server {
+        let logs = tempfile::tempdir().expect("log dir");
+        let stderr_path = logs.path().join("stderr.log");
+        let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
+        let mut child = Command::new(binary())
+            .args(["serve", "--database-url", url])
+            .args([
+                "--otlp-grpc",
+                "127.0.0.1:0",
+                "--otlp-http",
+                "127.0.0.1:0",
+                "--api",
+                "127.0.0.1:0",
+            ])
+            .args(extra)
+            .env("RUST_LOG", "info,provgraph_store=debug")
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("start provgraph");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read ready line");
+        let field = |name: &str| -> SocketAddr {
+            line.split_whitespace()
+                .find_map(|part| part.strip_prefix(&format!("{name}=")))
+                .unwrap_or_else(|| {
+                    panic!(
+                        "no {name} in ready line {line:?}; stderr: {}",
+                        std::fs::read_to_string(&stderr_path).unwrap_or_default()
+                    )
+                })
+                .parse()
+                .expect("address")
+        };
+        Server {
+            grpc: field("otlp-grpc"),
+            http: field("otlp-http"),
+            api: field("api"),
+            child: Some(child),
+            db: None,
+            url: url.to_string(),
+            stderr_path,
+            _logs: logs,
+        }
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Sends SIGTERM and waits for the exit.
+    pub async fn terminate(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "server did not stop within 30 s");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if self.child.is_some() {
+            let status = self.terminate().await;
+            assert!(
+                status.success(),
+                "exit status {status}; stderr:\n{}",
+                self.stderr()
+            );
+        }
+        if let Some(db) = self.db.take() {
+            db.cleanup().await;
+        }
+    }
+
+    /// POSTs a GraphQL query; returns the whole JSON answer.
+    pub async fn graphql(&self, query: &str) -> serde_json::Value {
+        let response = reqwest::Client::new()
+            .post(format!("http://{}/graphql", self.api))
+            .json(&serde_json::json!({ "query": query }))
+            .send()
+            .await
+            .expect("graphql request");
+        assert_eq!(response.status(), 200, "GraphQL answers 200");
+        response.json().await.expect("graphql json")
+    }
+
+    /// As `graphql`, asserting there are no errors; returns `data`.
+    pub async fn data(&self, query: &str) -> serde_json::Value {
+        let answer = self.graphql(query).await;
+        assert!(
+            answer.get("errors").is_none(),
+            "errors for {query}: {answer}"
+        );
+        answer["data"].clone()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The node keys of a lineage answer's `nodes { kind key }`.
+pub fn node_keys(subgraph: &serde_json::Value) -> Vec<String> {
+    subgraph["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| {
+            format!(
+                "{}:{}",
+                n["kind"].as_str().unwrap(),
+                n["key"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+/// Defines a SQLite and a PostgreSQL variant of each `async fn NAME(Flavor)`.
+#[macro_export]
+macro_rules! e2e_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(provgraph_store::testing::Flavor::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if provgraph_store::testing::skip_postgres() {
+                        eprintln!("SKIPPED: PostgreSQL test {} (PROVGRAPH_SKIP_POSTGRES=1)", stringify!($name));
+                        return;
+                    }
+                    super::$name(provgraph_store::testing::Flavor::Postgres).await;
+                }
+            )*
+        }
+    };
+}
