@@ -1,5 +1,6 @@
 //! The provgraph binary: `serve` runs the OTLP receivers, the ingest writer
-//! and the GraphQL API in one process; `schema` prints the GraphQL SDL.
+//! and the GraphQL API in one process; `verify-bundle` checks a Sigstore
+//! bundle offline; `schema` prints the GraphQL SDL.
 //!
 //! Architecture invariant: only this crate reads the environment and binds
 //! sockets.
@@ -25,6 +26,9 @@ struct Cli {
 enum Command {
     /// Run the OTLP receivers (gRPC and HTTP), the graph store and the GraphQL API.
     Serve(serve::ServeArgs),
+    /// Verify a Sigstore bundle for an artifact and a signer, offline (the
+    /// sigstore-conformance command-line protocol).
+    VerifyBundle(provgraph_signatures::VerifyBundleArgs),
     /// Print the GraphQL schema (SDL), as checked in at schema/schema.graphql.
     Schema,
 }
@@ -33,6 +37,16 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve::main(args),
+        Command::VerifyBundle(args) => match provgraph_signatures::run_verify_bundle(&args) {
+            Ok(summary) => {
+                println!("{summary}");
+                ExitCode::SUCCESS
+            }
+            Err(reason) => {
+                eprintln!("provgraph verify-bundle: {reason}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Schema => {
             print!("{}", provgraph_api::sdl());
             ExitCode::SUCCESS

@@ -1,5 +1,6 @@
-//! Runs every sigstore-conformance `bundle-verify` case through
-//! `run_verify_bundle`, with the arguments the conformance suite passes, once
+//! Runs every sigstore-conformance `bundle-verify` case through the real
+//! `provgraph verify-bundle` command, with the arguments the conformance
+//! suite's client passes, once
 //! with the artifact's path and once with its `sha256:` digest (the suite's
 //! PATH and DIGEST variants). Cases ending in `_fail` must fail, all others
 //! must pass.
@@ -7,22 +8,15 @@
 //! The cases come from `PROVGRAPH_CONFORMANCE_DIR`, by default
 //! `../../../shared/testdata/sigstore-conformance/bundle-verify` from this
 //! crate; when missing, the test is skipped unless
-//! `PROVGRAPH_REQUIRE_CONFORMANCE=1`.
+//! `PROVGRAPH_REQUIRE_CONFORMANCE=1` (as .ci/run sets).
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
-use clap::Parser;
-use provgraph_signatures::{VerifyBundleArgs, run_verify_bundle};
+use sha2::Digest;
 
 const DEFAULT_IDENTITY: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
 const DEFAULT_ISSUER: &str = "https://token.actions.githubusercontent.com";
-
-/// The binary's view: `verify-bundle` with the shared arguments.
-#[derive(Parser)]
-struct VerifyBundle {
-    #[command(flatten)]
-    args: VerifyBundleArgs,
-}
 
 fn cases_dir() -> PathBuf {
     std::env::var_os("PROVGRAPH_CONFORMANCE_DIR")
@@ -79,10 +73,34 @@ fn argv(case: &Path, cases: &Path, as_digest: bool) -> Result<Vec<String>, Strin
     Ok(argv)
 }
 
-/// The digest the suite computes with hashlib, here with the crate's own
-/// SHA-256 (aws-lc-rs through sigstore-crypto).
+/// The digest the suite computes with hashlib.
 fn sha256_hex(bytes: &[u8]) -> String {
-    sigstore_verify::crypto::sha256(bytes).to_hex()
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// Runs the command; Ok(stdout) on exit 0, Err(stderr) otherwise.
+fn run(argv: &[String]) -> Result<String, String> {
+    let output = Command::new(env!("CARGO_BIN_EXE_provgraph"))
+        .args(argv)
+        .output()
+        .map_err(|err| format!("cannot run provgraph: {err}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
+    if output.status.success() {
+        Ok(stdout)
+    } else {
+        assert!(
+            output.status.code().is_some_and(|c| c != 0),
+            "non-zero exit, not a crash: {:?}",
+            output.status
+        );
+        assert_eq!(
+            stderr.lines().count(),
+            1,
+            "exactly one line on stderr saying why: {stderr:?}"
+        );
+        Err(stderr)
+    }
 }
 
 #[test]
@@ -125,10 +143,7 @@ fn sigstore_conformance_bundle_verify() {
         let want_pass = !name.ends_with("_fail");
         for as_digest in [false, true] {
             let input = if as_digest { "DIGEST" } else { "PATH" };
-            let outcome = argv(folder, &cases, as_digest).and_then(|argv| {
-                let parsed = VerifyBundle::try_parse_from(&argv).map_err(|e| e.to_string())?;
-                run_verify_bundle(&parsed.args).map(|summary| summary.to_string())
-            });
+            let outcome = argv(folder, &cases, as_digest).and_then(|argv| run(&argv));
             let passed = outcome.is_ok();
             let detail = match &outcome {
                 Ok(summary) => summary.clone(),

@@ -1,0 +1,636 @@
+//! `provgraph-bench`: one command that measures provgraph end to end on this
+//! machine. It generates OTLP traces (adversarial: every span a new fact;
+//! realistic: ~200-span builds with ~5 fact spans), sends them with the same
+//! client to an in-process do-nothing receiver and to the real server (a
+//! child process on a fresh SQLite file or PostgreSQL database), then asks
+//! lineage queries over GraphQL, and prints a Markdown report on stdout
+//! (progress goes to stderr).
+
+mod gen;
+mod null;
+mod progress;
+mod query;
+mod send;
+mod server;
+mod stats;
+
+use clap::Parser;
+use gen::{Keys, Workload};
+use progress::Progress;
+use send::{Protocol, SendOptions, SendReport};
+use server::{Database, DbSize, Server, Stopped};
+use stats::{Summary, bytes, int, ms, rate};
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Benchmark provgraph: OTLP ingest into SQLite or PostgreSQL, and lineage
+/// queries over GraphQL, against the real server binary.
+#[derive(Debug, Parser)]
+#[command(name = "provgraph-bench", version)]
+struct Args {
+    /// The provgraph binary (default: target/release/provgraph of the workspace;
+    /// build it with `cargo build --release -p provgraph`).
+    #[arg(long)]
+    provgraph: Option<PathBuf>,
+    /// `sqlite` (a fresh file in the work directory) or a PostgreSQL URL such as
+    /// postgres://postgres@127.0.0.1:5432/test (a fresh database is created on
+    /// that server for each run and dropped after it).
+    #[arg(long, default_value = "sqlite")]
+    database: String,
+    /// OTLP transport.
+    #[arg(long, value_enum, default_value = "grpc")]
+    protocol: Protocol,
+    /// OTLP clients in flight, each on its own connection.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// Spans per OTLP request.
+    #[arg(long, default_value_t = 512)]
+    batch: usize,
+    /// Builds of the adversarial shape (4 spans each, every fact new); these
+    /// form the graph that the lineage queries read. 0 skips it.
+    #[arg(long, default_value_t = 100_000)]
+    builds: u64,
+    /// Builds of the realistic shape (~200 spans, ~5 with facts), ingested
+    /// into a second fresh database. 0 skips it.
+    #[arg(long, default_value_t = 2_000)]
+    realistic_builds: u64,
+    /// Mean spans per realistic build (±25%).
+    #[arg(long, default_value_t = 200)]
+    realistic_spans: u32,
+    /// Concurrent GraphQL clients.
+    #[arg(long, default_value_t = 4)]
+    query_clients: usize,
+    /// Seconds of lineage queries (0 skips them).
+    #[arg(long, default_value_t = 10.0)]
+    query_seconds: f64,
+    /// Milliseconds to sleep before retrying an UNAVAILABLE / 503 answer.
+    #[arg(long, default_value_t = 50)]
+    retry_sleep_ms: u64,
+    /// Attempts per request before it counts as failed.
+    #[arg(long, default_value_t = 1000)]
+    max_attempts: u32,
+    /// Seconds before one export attempt times out.
+    #[arg(long, default_value_t = 60)]
+    request_timeout: u64,
+    /// Skip the do-nothing receiver baseline.
+    #[arg(long)]
+    no_baseline: bool,
+    /// Seed of the generated keys.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Where the SQLite files and server logs go (default: a new folder in
+    /// the temp directory, removed at the end unless --keep).
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// Keep the work directory and the PostgreSQL databases.
+    #[arg(long)]
+    keep: bool,
+    /// Extra argument for `provgraph serve` (repeat for several), e.g.
+    /// --server-arg=--max-queued-facts=65536.
+    #[arg(long = "server-arg", allow_hyphen_values = true)]
+    server_args: Vec<String>,
+    /// Seconds to wait for the server's ready line.
+    #[arg(long, default_value_t = 120)]
+    ready_timeout: u64,
+}
+
+/// One shape's run against the real server.
+#[derive(Debug, Default)]
+struct RunResult {
+    shape: &'static str,
+    builds: u64,
+    spans: u64,
+    requests: usize,
+    wire_bytes: u64,
+    ingest: SendReport,
+    baseline: Option<SendReport>,
+    rss_after_ingest: Option<u64>,
+    rss_at_end: Option<u64>,
+    peak_rss: Option<u64>,
+    db_live: Option<DbSize>,
+    db_after_stop: Option<DbSize>,
+    stop: Stopped,
+    log_problems: (usize, Vec<String>),
+    queries: Option<query::QueryReport>,
+    sanity: Option<Result<(), String>>,
+    log_path: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("provgraph-bench: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(report) => {
+            print!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("provgraph-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn default_binary() -> PathBuf {
+    // services/provgraph-bench -> the workspace root.
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join("target/release/provgraph")
+}
+
+fn machine() -> String {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_string());
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|k| k.parse::<u64>().ok())
+        })
+        .map(|k| format!("{:.1} GiB", k as f64 / (1u64 << 20) as f64))
+        .unwrap_or_else(|| "unknown memory".to_string());
+    format!("{cores} cores ({model}), {mem}")
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".to_string())
+}
+
+async fn generate(
+    keys: Keys,
+    shape: &'static str,
+    builds: u64,
+    args: &Args,
+) -> Result<Workload, String> {
+    let (batch, spans_per_build) = (args.batch, args.realistic_spans);
+    let t = Instant::now();
+    eprintln!("== generate {shape}: {} builds", int(builds));
+    let w = tokio::task::spawn_blocking(move || match shape {
+        "adversarial" => gen::adversarial(&keys, builds, batch),
+        _ => gen::realistic(&keys, builds, spans_per_build, batch),
+    })
+    .await
+    .map_err(|e| format!("generating the {shape} workload failed: {e}"))?;
+    eprintln!(
+        "   {} spans in {} requests, {} encoded, in {:.1} s",
+        int(w.spans),
+        int(w.requests.len() as u64),
+        bytes(w.bytes),
+        t.elapsed().as_secs_f64()
+    );
+    Ok(w)
+}
+
+fn sanitize(url: &str) -> String {
+    // Hide a password if the URL has one.
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+async fn run(args: Args) -> Result<String, String> {
+    let binary = args.provgraph.clone().unwrap_or_else(default_binary);
+    let binary = binary.canonicalize().map_err(|e| {
+        format!(
+            "the provgraph binary {} is not there ({e}); build it first: \
+             cd <workspace> && cargo build --release -p provgraph (or pass --provgraph PATH)",
+            binary.display()
+        )
+    })?;
+    let postgres = match args.database.as_str() {
+        "sqlite" => None,
+        url if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Some(url.to_string())
+        }
+        other => {
+            return Err(format!(
+                "--database {other:?}: expected sqlite or postgres://USER@HOST:PORT/DB"
+            ));
+        }
+    };
+    let work_dir = args.work_dir.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("provgraph-bench-{}", std::process::id()))
+    });
+    std::fs::create_dir_all(&work_dir)
+        .map_err(|e| format!("cannot create {}: {e}", work_dir.display()))?;
+    let load_start = loadavg();
+    let started = Instant::now();
+
+    let progress = Progress::new();
+    let ticker = progress.spawn_ticker();
+    let keys = Keys::new(args.seed);
+    let mut workloads = Vec::new();
+    if args.builds > 0 {
+        workloads.push(generate(keys, "adversarial", args.builds, &args).await?);
+    }
+    if args.realistic_builds > 0 {
+        workloads.push(generate(keys, "realistic", args.realistic_builds, &args).await?);
+    }
+    let options = SendOptions {
+        protocol: args.protocol,
+        concurrency: args.concurrency.max(1),
+        retry_sleep: Duration::from_millis(args.retry_sleep_ms),
+        max_attempts: args.max_attempts.max(1),
+        timeout: Duration::from_secs(args.request_timeout.max(1)),
+    };
+
+    let mut results = Vec::new();
+    let mut baselines = Vec::new();
+    let requests: Vec<Arc<Vec<gen::Encoded>>> = workloads
+        .iter_mut()
+        .map(|w| Arc::new(std::mem::take(&mut w.requests)))
+        .collect();
+    if !args.no_baseline {
+        let addr = null::start(args.protocol).await?;
+        for (w, reqs) in workloads.iter().zip(&requests) {
+            progress.phase(format!("do-nothing receiver, {}", w.shape), "spans", w.spans);
+            let report = send::send_all(addr, Arc::clone(reqs), options, Arc::clone(&progress)).await?;
+            eprintln!(
+                "   {} spans/s ({} spans in {:.2} s)",
+                rate(report.spans_per_second()),
+                int(report.spans_acked),
+                report.elapsed.as_secs_f64()
+            );
+            baselines.push(Some(report));
+        }
+    } else {
+        baselines.extend(workloads.iter().map(|_| None));
+    }
+
+    for ((w, reqs), baseline) in workloads.iter().zip(&requests).zip(baselines) {
+        let db = match &postgres {
+            None => Database::sqlite(&work_dir, w.shape)?,
+            Some(url) => Database::postgres(
+                url,
+                &format!("provgraph_bench_{}_{}", std::process::id(), w.shape),
+            )?,
+        };
+        let outcome = run_shape(&args, &binary, &db, w, Arc::clone(reqs), options, keys, &progress, &work_dir).await;
+        if !args.keep
+            && let Err(e) = db.drop_it()
+        {
+            eprintln!("provgraph-bench: cannot drop the database: {e}");
+        }
+        let mut result = outcome?;
+        result.baseline = baseline;
+        results.push(result);
+    }
+    ticker.abort();
+    let total = started.elapsed();
+    let load_end = loadavg();
+    if !args.keep {
+        let _ = std::fs::remove_dir_all(&work_dir);
+    }
+
+    Ok(render(
+        &args,
+        &binary,
+        postgres.as_deref(),
+        &results,
+        &load_start,
+        &load_end,
+        total,
+    ))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_shape(
+    args: &Args,
+    binary: &std::path::Path,
+    db: &Database,
+    w: &Workload,
+    requests: Arc<Vec<gen::Encoded>>,
+    options: SendOptions,
+    keys: Keys,
+    progress: &Arc<Progress>,
+    work_dir: &std::path::Path,
+) -> Result<RunResult, String> {
+    let log = work_dir.join(format!("provgraph-{}-{}.log", db.kind(), w.shape));
+    eprintln!("== start provgraph on {} ({})", db.kind(), sanitize(&db.url()));
+    let mut server = Server::start(
+        binary,
+        &db.url(),
+        &log,
+        &args.server_args,
+        Duration::from_secs(args.ready_timeout),
+    )
+    .await?;
+    progress.watch_server(server.pid);
+    eprintln!(
+        "   pid {} otlp-grpc={} otlp-http={} api={}",
+        server.pid, server.grpc, server.http, server.api
+    );
+    let target = match args.protocol {
+        Protocol::Grpc => server.grpc,
+        Protocol::Http => server.http,
+    };
+    let mut result = RunResult {
+        shape: w.shape,
+        builds: w.builds,
+        spans: w.spans,
+        requests: requests.len(),
+        wire_bytes: w.bytes,
+        log_path: log.clone(),
+        ..RunResult::default()
+    };
+    progress.phase(format!("ingest {} into provgraph/{}", w.shape, db.kind()), "spans", w.spans);
+    result.ingest = send::send_all(target, requests, options, Arc::clone(progress)).await?;
+    eprintln!(
+        "   {} spans/s, {} builds/s ({} spans in {:.1} s), {} retries, {} failed",
+        rate(result.ingest.spans_per_second()),
+        rate(w.builds as f64 / result.ingest.elapsed.as_secs_f64().max(1e-9)),
+        int(result.ingest.spans_acked),
+        result.ingest.elapsed.as_secs_f64(),
+        result.ingest.retry_count(),
+        result.ingest.failed
+    );
+    result.rss_after_ingest = server.rss();
+    result.db_live = match db.size() {
+        Ok(s) => Some(s),
+        Err(e) => {
+            eprintln!("   cannot measure the database: {e}");
+            None
+        }
+    };
+    if !server.alive() {
+        return Err(format!(
+            "the server died during ingest; see {}",
+            server.log.display()
+        ));
+    }
+    if w.shape == "adversarial" && args.query_seconds > 0.0 {
+        progress.phase(
+            format!("lineage queries on provgraph/{}", db.kind()),
+            "queries",
+            0,
+        );
+        let report = query::run(
+            server.api,
+            keys,
+            w.builds,
+            args.query_clients,
+            args.query_seconds,
+            Arc::clone(progress),
+        )
+        .await?;
+        result.queries = Some(report);
+    } else if w.shape == "realistic" {
+        let q = format!(
+            "{{ lineage(kind: ARTIFACT, key: \"{}\", direction: UPSTREAM) {{ nodes {{ kind key }} }} }}",
+            keys.real_digest(w.builds / 2)
+        );
+        result.sanity = Some(query::check_one(server.api, q, 5).await);
+    }
+    result.rss_at_end = server.rss();
+    result.peak_rss = server.peak_rss();
+    progress.unwatch_server();
+    eprintln!("== stop provgraph (SIGTERM)");
+    result.stop = server.stop(Duration::from_secs(90)).await;
+    result.log_problems = server::log_problems(&log, 5);
+    if matches!(db, Database::Sqlite { .. }) {
+        result.db_after_stop = db.size().ok();
+    }
+    Ok(result)
+}
+
+fn render(
+    args: &Args,
+    binary: &std::path::Path,
+    postgres: Option<&str>,
+    results: &[RunResult],
+    load_start: &str,
+    load_end: &str,
+    total: Duration,
+) -> String {
+    let mut o = String::new();
+    let db = match postgres {
+        None => "SQLite".to_string(),
+        Some(url) => format!("PostgreSQL ({})", sanitize(url)),
+    };
+    let _ = writeln!(
+        o,
+        "## provgraph-bench: {db}, {}, {} clients, {} spans/request\n",
+        args.protocol.label(),
+        args.concurrency,
+        args.batch
+    );
+    let _ = writeln!(
+        o,
+        "Machine: {}. Load average at start {load_start}, at end {load_end}. Run took {:.0} s. Server: `{}`.\n",
+        machine(),
+        total.as_secs_f64(),
+        binary.display()
+    );
+    let _ = writeln!(o, "### Ingest (a span counts once its request is acknowledged, i.e. committed)\n");
+    let _ = writeln!(
+        o,
+        "| shape | builds | spans | requests | MiB sent | seconds | spans/s | builds/s | do-nothing spans/s | provgraph / do-nothing | ack p50 ms | ack p99 ms | ack max ms | backpressure retries | failed requests | rejected spans |"
+    );
+    let _ = writeln!(o, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    for r in results {
+        let mut lat = r.ingest.ack_latency_us.clone();
+        let s = Summary::of(&mut lat);
+        let secs = r.ingest.elapsed.as_secs_f64().max(1e-9);
+        let (base, ratio) = match &r.baseline {
+            Some(b) => (
+                rate(b.spans_per_second()),
+                format!("{:.1}%", 100.0 * r.ingest.spans_per_second() / b.spans_per_second().max(1e-9)),
+            ),
+            None => ("-".into(), "-".into()),
+        };
+        let retries = if r.ingest.retries.is_empty() {
+            "0".to_string()
+        } else {
+            r.ingest
+                .retries
+                .iter()
+                .map(|(k, v)| format!("{} {k}", int(*v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {:.1} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.shape,
+            int(r.builds),
+            int(r.spans),
+            int(r.requests as u64),
+            r.wire_bytes as f64 / (1u64 << 20) as f64,
+            secs,
+            rate(r.ingest.spans_per_second()),
+            rate(r.builds as f64 / secs),
+            base,
+            ratio,
+            ms(s.p50),
+            ms(s.p99),
+            ms(s.max),
+            retries,
+            int(r.ingest.failed),
+            int(r.ingest.rejected_spans),
+        );
+    }
+    for r in results {
+        if let Some(q) = &r.queries {
+            let _ = writeln!(
+                o,
+                "\n### Lineage over GraphQL ({} clients, {:.0} s, graph of {} {} builds)\n",
+                args.query_clients,
+                q.elapsed.as_secs_f64(),
+                int(r.builds),
+                r.shape
+            );
+            let _ = writeln!(
+                o,
+                "| query | answered | queries/s | p50 ms | p95 ms | p99 ms | max ms | errors | short answers |"
+            );
+            let _ = writeln!(o, "|---|--:|--:|--:|--:|--:|--:|--:|--:|");
+            let secs = q.elapsed.as_secs_f64().max(1e-9);
+            let mut all = Vec::new();
+            let (mut errors, mut short) = (0, 0);
+            for (kind, k) in query::KINDS.iter().zip(&q.kinds) {
+                let mut lat = k.latency_us.clone();
+                all.extend_from_slice(&lat);
+                errors += k.errors;
+                short += k.short;
+                let s = Summary::of(&mut lat);
+                let _ = writeln!(
+                    o,
+                    "| {} (≥ {} nodes) | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    kind.label(),
+                    kind.expected_nodes(),
+                    int(s.count as u64),
+                    rate(s.count as f64 / secs),
+                    ms(s.p50),
+                    ms(s.p95),
+                    ms(s.p99),
+                    ms(s.max),
+                    int(k.errors),
+                    int(k.short)
+                );
+            }
+            let s = Summary::of(&mut all);
+            let _ = writeln!(
+                o,
+                "| **all** | {} | {} | {} | {} | {} | {} | {} | {} |",
+                int(s.count as u64),
+                rate(s.count as f64 / secs),
+                ms(s.p50),
+                ms(s.p95),
+                ms(s.p99),
+                ms(s.max),
+                int(errors),
+                int(short)
+            );
+        }
+    }
+    let _ = writeln!(o, "\n### Server\n");
+    let _ = writeln!(
+        o,
+        "| shape | peak RSS (VmHWM) | RSS after ingest | RSS at end | database bytes after ingest | bytes per build | database bytes after stop | stop after SIGTERM | exit code | WARN/ERROR log lines |"
+    );
+    let _ = writeln!(o, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    let opt_bytes = |b: Option<u64>| b.map(bytes).unwrap_or_else(|| "-".into());
+    for r in results {
+        let live = r.db_live.map(|d| {
+            if d.wal > 0 {
+                format!("{} (+ WAL {})", int(d.main), int(d.wal))
+            } else {
+                int(d.main)
+            }
+        });
+        let per_build = r
+            .db_live
+            .map(|d| int((d.total() as f64 / r.builds.max(1) as f64).round() as u64));
+        let after = r.db_after_stop.map(|d| int(d.total()));
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} | {} | {:.1} s | {} | {} |",
+            r.shape,
+            opt_bytes(r.peak_rss),
+            opt_bytes(r.rss_after_ingest),
+            opt_bytes(r.rss_at_end),
+            live.unwrap_or_else(|| "-".into()),
+            per_build.unwrap_or_else(|| "-".into()),
+            after.unwrap_or_else(|| "-".into()),
+            r.stop.seconds,
+            r.stop.exit,
+            r.log_problems.0
+        );
+    }
+    let mut notes = Vec::new();
+    for r in results {
+        if let Some(b) = &r.baseline
+            && (b.failed > 0 || b.retry_count() > 0)
+        {
+            notes.push(format!(
+                "do-nothing receiver, {}: {} failed, {} retries: {}",
+                r.shape,
+                b.failed,
+                b.retry_count(),
+                b.messages.join(" | ")
+            ));
+        }
+        for m in &r.ingest.messages {
+            notes.push(format!("ingest {}: {m}", r.shape));
+        }
+        if let Some(q) = &r.queries {
+            for m in &q.messages {
+                notes.push(format!("queries: {m}"));
+            }
+        }
+        match &r.sanity {
+            Some(Ok(())) => notes.push(format!(
+                "{}: an artifact's upstream lineage holds its 5 nodes (checked once)",
+                r.shape
+            )),
+            Some(Err(e)) => notes.push(format!("{}: sanity lineage query FAILED: {e}", r.shape)),
+            None => {}
+        }
+        for line in &r.log_problems.1 {
+            notes.push(format!("server log ({}): {line}", r.shape));
+        }
+        if args.keep {
+            notes.push(format!("server log: {}", r.log_path.display()));
+        }
+    }
+    if !notes.is_empty() {
+        let _ = writeln!(o, "\nNotes:\n");
+        for n in notes {
+            let _ = writeln!(o, "- {}", n.replace('\n', " "));
+        }
+    }
+    o
+}
