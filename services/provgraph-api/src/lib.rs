@@ -6,6 +6,7 @@
 //! and call the store. Queries are bounded by depth, complexity, a time
 //! limit, and per-list and per-lineage node caps (see [`ApiLimits`]).
 
+pub mod evidence;
 mod schema;
 mod time;
 
@@ -14,11 +15,14 @@ use std::time::Duration;
 use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
+use provgraph_signatures::TrustPolicy;
 use provgraph_store::Store;
+use std::sync::Arc;
 
 pub use schema::{ProvSchema, build_schema};
 
@@ -62,18 +66,24 @@ struct ApiState {
     timeout: Duration,
 }
 
-/// The API router: /graphql, /healthz, /readyz.
-pub fn router(store: Store, limits: ApiLimits) -> Router {
+/// The API router: /graphql, /healthz, /readyz, and `POST /v1/evidence`
+/// verifying evidence against `policy`.
+pub fn router(store: Store, limits: ApiLimits, policy: Arc<TrustPolicy>) -> Router {
     let state = ApiState {
         schema: build_schema(store.clone(), limits.clone()),
-        store,
+        store: store.clone(),
         timeout: limits.timeout,
     };
+    let evidence = Router::new()
+        .route("/v1/evidence", post(evidence::post_evidence))
+        .layer(DefaultBodyLimit::max(evidence::MAX_EVIDENCE_BYTES))
+        .with_state(evidence::EvidenceState { store, policy });
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .with_state(state)
+        .merge(evidence)
 }
 
 async fn graphiql() -> Html<String> {

@@ -9,7 +9,9 @@ use async_graphql::{
     Context, EmptyMutation, EmptySubscription, Enum, Error, Object, Result, Schema, SimpleObject,
 };
 use provgraph_model::{EdgeKind as ModelEdgeKind, NodeKind as ModelNodeKind};
-use provgraph_store::{EdgeRow, EvidenceRow, LineageLimits, NodeRow, Store, StoreError};
+use provgraph_store::{
+    EdgeRow, EvidenceRow, LineageLimits, NodeRow, SignatureRow, Store, StoreError,
+};
 
 use crate::ApiLimits;
 use crate::time::rfc3339;
@@ -61,6 +63,12 @@ pub enum NodeKind {
     Artifact,
     /// A running workload; key: `ENVIRONMENT/NAMESPACE/NAME`, `-` for an absent part.
     Workload,
+    /// A signature over an artifact; key: `sha256:` and the hex SHA-256 of the evidence (canonical JSON).
+    Signature,
+    /// A signed in-toto statement (DSSE); key as for a signature.
+    Attestation,
+    /// A signer; key: `ISSUER|SUBJECT` (keyless) or `key:NAME` (a trust-policy key).
+    Identity,
 }
 
 impl From<NodeKind> for ModelNodeKind {
@@ -72,6 +80,9 @@ impl From<NodeKind> for ModelNodeKind {
             NodeKind::Build => ModelNodeKind::Build,
             NodeKind::Artifact => ModelNodeKind::Artifact,
             NodeKind::Workload => ModelNodeKind::Workload,
+            NodeKind::Signature => ModelNodeKind::Signature,
+            NodeKind::Attestation => ModelNodeKind::Attestation,
+            NodeKind::Identity => ModelNodeKind::Identity,
         }
     }
 }
@@ -85,6 +96,9 @@ impl From<ModelNodeKind> for NodeKind {
             ModelNodeKind::Build => NodeKind::Build,
             ModelNodeKind::Artifact => NodeKind::Artifact,
             ModelNodeKind::Workload => NodeKind::Workload,
+            ModelNodeKind::Signature => NodeKind::Signature,
+            ModelNodeKind::Attestation => NodeKind::Attestation,
+            ModelNodeKind::Identity => NodeKind::Identity,
         }
     }
 }
@@ -115,6 +129,10 @@ pub enum EdgeKind {
     BuiltWith,
     /// WORKLOAD -> ARTIFACT: the workload runs the image.
     Runs,
+    /// SIGNATURE or ATTESTATION -> ARTIFACT: it signs the artifact (verified or not).
+    Signs,
+    /// SIGNATURE or ATTESTATION -> IDENTITY: who signed it.
+    SignedBy,
 }
 
 impl From<ModelEdgeKind> for EdgeKind {
@@ -127,6 +145,8 @@ impl From<ModelEdgeKind> for EdgeKind {
             ModelEdgeKind::UsedGomod => EdgeKind::UsedGomod,
             ModelEdgeKind::BuiltWith => EdgeKind::BuiltWith,
             ModelEdgeKind::Runs => EdgeKind::Runs,
+            ModelEdgeKind::Signs => EdgeKind::Signs,
+            ModelEdgeKind::SignedBy => EdgeKind::SignedBy,
         }
     }
 }
@@ -136,6 +156,165 @@ impl From<ModelEdgeKind> for EdgeKind {
 pub enum EvidenceKind {
     /// An OpenTelemetry span said so: an unsigned claim by whoever sent it.
     Claimed,
+}
+
+/// What an edge rests on.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Support {
+    /// Only spans say so: unsigned claims.
+    Claimed,
+    /// Only verified signatures or attestations say so.
+    Proven,
+    /// Both: a span claims it and verified evidence proves it.
+    Both,
+    /// Only evidence that did not verify says so (kept for auditors).
+    Unverified,
+}
+
+/// Where a proof's statement came from.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProofOrigin {
+    /// The signing certificate's extensions (authenticated by the CA).
+    Certificate,
+    /// An attestation's SLSA provenance predicate (asserted by the signer).
+    SlsaPredicate,
+    /// A build id among a verified signature's signed annotations.
+    Annotation,
+    /// The signature itself: it names this artifact and this signer.
+    Stated,
+}
+
+fn proof_origin(origin: &str) -> ProofOrigin {
+    match origin {
+        "CERTIFICATE" => ProofOrigin::Certificate,
+        "SLSA_PREDICATE" => ProofOrigin::SlsaPredicate,
+        "ANNOTATION" => ProofOrigin::Annotation,
+        _ => ProofOrigin::Stated,
+    }
+}
+
+/// A signature or attestation, as verified when it was imported (and again
+/// when the server starts, against the current trust policy).
+#[derive(Clone, Debug)]
+pub struct Signature {
+    row: SignatureRow,
+    details: serde_json::Value,
+}
+
+impl Signature {
+    fn new(row: SignatureRow) -> Signature {
+        let details = serde_json::from_str(&row.details).unwrap_or(serde_json::Value::Null);
+        Signature { row, details }
+    }
+
+    fn detail(&self, pointer: &str) -> Option<String> {
+        self.details
+            .pointer(pointer)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    }
+}
+
+#[Object]
+impl Signature {
+    /// Cryptographically valid for this artifact (with its log entry or
+    /// timestamp where present; a certificate checked at signing time).
+    async fn verified(&self) -> bool {
+        self.row.verified
+    }
+
+    /// Verified, and the signer is allowed by the trust policy.
+    async fn trusted(&self) -> bool {
+        self.row.trusted
+    }
+
+    /// The certificate's identity (SAN), or the trust-policy name of the key.
+    async fn signer(&self) -> Option<&str> {
+        self.row.signer.as_deref()
+    }
+
+    /// The certificate's OIDC issuer.
+    async fn issuer(&self) -> Option<&str> {
+        self.row.issuer.as_deref()
+    }
+
+    /// Why it is not verified or not trusted, or what verified it.
+    async fn reason(&self) -> Option<&str> {
+        Some(self.row.reason.as_str())
+    }
+
+    /// The artifact it is for.
+    async fn subject(&self) -> &str {
+        &self.row.subject
+    }
+
+    /// The evidence's id: hex SHA-256 of its canonical JSON.
+    async fn evidence_id(&self) -> &str {
+        &self.row.evidence_id
+    }
+
+    /// SIGSTORE_BUNDLE, COSIGN_SIGNATURE_LAYER or COSIGN_ATTESTATION_LAYER.
+    async fn format(&self) -> &str {
+        &self.row.format
+    }
+
+    /// KEYLESS_CERTIFICATE, PUBLIC_KEY or PUBLIC_KEY_NO_LOG (a key-only
+    /// signature with no transparency-log entry).
+    async fn method(&self) -> &str {
+        &self.row.method
+    }
+
+    /// The in-toto predicate type, for attestations.
+    async fn predicate_type(&self) -> Option<&str> {
+        self.row.predicate_type.as_deref()
+    }
+
+    /// Its transparency-log index.
+    async fn log_index(&self) -> Option<String> {
+        self.row.log_index.map(|i| i.to_string())
+    }
+
+    /// When the log integrated it (RFC 3339, UTC).
+    async fn integrated_time(&self) -> Option<String> {
+        self.row
+            .integrated_time
+            .map(|t| rfc3339(t.saturating_mul(1000)))
+    }
+
+    /// What the verified certificate says: source repository (OID .12).
+    async fn source_repository(&self) -> Option<String> {
+        self.detail("/certificate/source_repository_uri")
+            .or_else(|| self.detail("/slsa/source_repository"))
+    }
+
+    /// Source commit (certificate OID .13, else the SLSA predicate).
+    async fn source_commit(&self) -> Option<String> {
+        self.detail("/certificate/source_repository_digest")
+            .or_else(|| self.detail("/slsa/source_commit"))
+    }
+
+    /// The CI run that signed (certificate OID .21, else the SLSA invocation id).
+    async fn run_invocation(&self) -> Option<String> {
+        self.detail("/certificate/run_invocation_uri")
+            .or_else(|| self.detail("/slsa/invocation_id"))
+    }
+
+    /// The SLSA builder id, for provenance attestations.
+    async fn builder_id(&self) -> Option<String> {
+        self.detail("/slsa/builder_id")
+    }
+
+    /// When provgraph first received it (RFC 3339, UTC).
+    async fn first_seen(&self) -> String {
+        rfc3339(self.row.first_seen)
+    }
+}
+
+/// A signature's support for an edge.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct Proof {
+    pub origin: ProofOrigin,
+    pub signature: Signature,
 }
 
 /// A name and value attached to a node (a node may carry several values of
@@ -239,6 +418,7 @@ pub struct Edge {
     from: Node,
     to: Node,
     evidence: Option<Arc<Vec<Evidence>>>,
+    proofs: Arc<Vec<Proof>>,
 }
 
 #[Object]
@@ -275,6 +455,32 @@ impl Edge {
             .map_err(store_error)?;
         Ok(rows.into_iter().map(Evidence::from).collect())
     }
+
+    /// Signatures and attestations that prove (or, failing verification,
+    /// merely state) this edge.
+    async fn proofs(&self) -> &[Proof] {
+        &self.proofs
+    }
+
+    /// Claimed by spans, proven by verified evidence, or both.
+    async fn support(&self, ctx: &Context<'_>) -> Result<Support> {
+        let claimed = match &self.evidence {
+            Some(evidence) => !evidence.is_empty(),
+            None => !api(ctx)
+                .store
+                .evidence(&[self.row.id])
+                .await
+                .map_err(store_error)?
+                .is_empty(),
+        };
+        let proven = self.proofs.iter().any(|p| p.signature.row.verified);
+        Ok(match (claimed, proven) {
+            (true, true) => Support::Both,
+            (false, true) => Support::Proven,
+            (true, false) => Support::Claimed,
+            (false, false) => Support::Unverified,
+        })
+    }
 }
 
 /// A lineage answer.
@@ -286,6 +492,18 @@ pub struct Subgraph {
     /// True when the answer was cut at the node limit; ask from a node
     /// further along, or with a smaller maxDepth.
     pub truncated: bool,
+}
+
+async fn proofs_by_edge(api: &Api, edges: &[EdgeRow]) -> Result<HashMap<i64, Vec<Proof>>> {
+    let ids: Vec<i64> = edges.iter().map(|e| e.id).collect();
+    let mut out: HashMap<i64, Vec<Proof>> = HashMap::new();
+    for (edge_id, origin, row) in api.store.proofs(&ids).await.map_err(store_error)? {
+        out.entry(edge_id).or_default().push(Proof {
+            origin: proof_origin(&origin),
+            signature: Signature::new(row),
+        });
+    }
+    Ok(out)
 }
 
 fn normalize(kind: ModelNodeKind, raw: &str) -> Result<String> {
@@ -419,6 +637,17 @@ impl Artifact {
             .into_iter()
             .map(|row| Workload { row })
             .collect())
+    }
+
+    /// Every signature and attestation stored for this digest, each listed
+    /// separately, verified or not.
+    async fn signatures(&self, ctx: &Context<'_>) -> Result<Vec<Signature>> {
+        let rows = api(ctx)
+            .store
+            .signatures(&self.row.key)
+            .await
+            .map_err(store_error)?;
+        Ok(rows.into_iter().map(Signature::new).collect())
     }
 
     /// Builds that ran inside this image (it was their builder).
@@ -658,6 +887,98 @@ impl Workload {
     }
 }
 
+/// The audit's overall answer.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Signed by a trusted signer, and no proven fact contradicts a claim.
+    Trusted,
+    /// Signed by a trusted signer, but proven facts contradict span claims
+    /// (or each other): see `conflicts`.
+    Contradicted,
+    /// Signatures verify, but no signer is allowed by the trust policy.
+    Untrusted,
+    /// There is signature evidence, and none of it verifies.
+    Forged,
+    /// No signature or attestation is stored for the digest.
+    Unsigned,
+    /// provgraph knows nothing of the digest.
+    Unknown,
+}
+
+/// Span claims and verified proofs that disagree about one fact.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct Conflict {
+    /// What the disagreement is about: BUILD, COMMIT or REPOSITORY.
+    pub kind: NodeKind,
+    /// What spans claim.
+    pub claimed: Vec<String>,
+    /// What verified evidence proves.
+    pub proven: Vec<String>,
+}
+
+/// An auditor's answer for one digest: the verdict and the evidence chain
+/// behind it.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct Audit {
+    pub digest: String,
+    pub verdict: Verdict,
+    /// One line saying why.
+    pub summary: String,
+    /// At least one signature verifies and its signer is trusted.
+    pub signed_by_trusted_signer: bool,
+    /// A verified signature from a trusted signer proves the source commit.
+    pub source_proven: bool,
+    /// Every commit spans claim is also proven.
+    pub claims_corroborated: bool,
+    pub conflicts: Vec<Conflict>,
+    /// Every signature and attestation of the digest, verified or not.
+    pub signatures: Vec<Signature>,
+    /// What the digest was made from, each edge with its claims and proofs.
+    pub chain: Subgraph,
+}
+
+/// Keys reached over edges of `kind` from `from`, through edges that are
+/// claimed (`claimed`) or proven by verified (and, if `trusted`, trusted)
+/// evidence.
+fn reach(
+    edges: &[Edge],
+    claims: &HashMap<i64, bool>,
+    from: &[i64],
+    kind: ModelEdgeKind,
+    claimed: bool,
+    trusted: bool,
+) -> Vec<(i64, String)> {
+    let mut out: Vec<(i64, String)> = Vec::new();
+    for edge in edges {
+        if edge.row.kind != kind || !from.contains(&edge.row.from_id) {
+            continue;
+        }
+        let ok = if claimed {
+            claims.get(&edge.row.id).copied().unwrap_or(false)
+        } else {
+            edge.proofs.iter().any(|p| {
+                p.origin != ProofOrigin::Stated
+                    && p.signature.row.verified
+                    && (!trusted || p.signature.row.trusted)
+            })
+        };
+        if ok && !out.iter().any(|(id, _)| *id == edge.row.to_id) {
+            out.push((edge.row.to_id, edge.to.row.key.clone()));
+        }
+    }
+    out
+}
+
+fn keys_of(found: &[(i64, String)]) -> Vec<String> {
+    let mut keys: Vec<String> = found.iter().map(|(_, k)| k.clone()).collect();
+    keys.sort();
+    keys
+}
+
+fn ids_of(found: &[(i64, String)]) -> Vec<i64> {
+    found.iter().map(|(id, _)| *id).collect()
+}
+
 /// The query root.
 #[derive(Debug, Default)]
 pub struct Query;
@@ -749,6 +1070,7 @@ impl Query {
                 evidence.entry(row.edge_id).or_default().push(row.into());
             }
         }
+        let mut proofs = proofs_by_edge(api, &sub.edges).await?;
         let edges = sub
             .edges
             .iter()
@@ -759,6 +1081,7 @@ impl Query {
                     to: nodes.get(&row.to_id)?.clone(),
                     evidence: want_evidence
                         .then(|| Arc::new(evidence.remove(&row.id).unwrap_or_default())),
+                    proofs: Arc::new(proofs.remove(&row.id).unwrap_or_default()),
                 })
             })
             .collect();
@@ -771,6 +1094,207 @@ impl Query {
             nodes: ordered,
             edges,
             truncated: sub.truncated,
+        })
+    }
+
+    /// An auditor's question in one query: is this digest signed by a trusted
+    /// signer, is its source proven, do span claims agree with the proofs?
+    /// With the evidence chain behind the answer.
+    #[graphql(complexity = "20 + child_complexity * 10")]
+    async fn audit(&self, ctx: &Context<'_>, digest: String) -> Result<Audit> {
+        let digest = normalize(ModelNodeKind::Artifact, &digest)?;
+        let api = api(ctx);
+        let signatures: Vec<Signature> = api
+            .store
+            .signatures(&digest)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(Signature::new)
+            .collect();
+        let node = api
+            .store
+            .node(ModelNodeKind::Artifact, &digest)
+            .await
+            .map_err(store_error)?;
+        let Some(node) = node else {
+            return Ok(Audit {
+                digest,
+                verdict: Verdict::Unknown,
+                summary: "provgraph knows nothing of this digest".into(),
+                signed_by_trusted_signer: false,
+                source_proven: false,
+                claims_corroborated: false,
+                conflicts: Vec::new(),
+                signatures,
+                chain: Subgraph {
+                    nodes: Vec::new(),
+                    edges: Vec::new(),
+                    truncated: false,
+                },
+            });
+        };
+        let limits = LineageLimits {
+            max_depth: 3,
+            max_nodes: api.limits.max_lineage_nodes,
+        };
+        let sub = api
+            .store
+            .lineage(&node, provgraph_store::Direction::Upstream, limits)
+            .await
+            .map_err(store_error)?;
+        let edge_ids: Vec<i64> = sub.edges.iter().map(|e| e.id).collect();
+        let mut evidence: HashMap<i64, Vec<Evidence>> = HashMap::new();
+        for row in api.store.evidence(&edge_ids).await.map_err(store_error)? {
+            evidence.entry(row.edge_id).or_default().push(row.into());
+        }
+        let claims: HashMap<i64, bool> = edge_ids
+            .iter()
+            .map(|id| (*id, evidence.contains_key(id)))
+            .collect();
+        let mut proofs = proofs_by_edge(api, &sub.edges).await?;
+        let nodes: HashMap<i64, Node> = sub
+            .nodes
+            .iter()
+            .map(|row| (row.id, Node::new(row.clone())))
+            .collect();
+        let edges: Vec<Edge> = sub
+            .edges
+            .iter()
+            .filter_map(|row| {
+                Some(Edge {
+                    row: row.clone(),
+                    from: nodes.get(&row.from_id)?.clone(),
+                    to: nodes.get(&row.to_id)?.clone(),
+                    evidence: Some(Arc::new(evidence.remove(&row.id).unwrap_or_default())),
+                    proofs: Arc::new(proofs.remove(&row.id).unwrap_or_default()),
+                })
+            })
+            .collect();
+
+        let start = [node.id];
+        let mut conflicts = Vec::new();
+        let mut compare = |kind: NodeKind, claimed: &[(i64, String)], proven: &[(i64, String)]| {
+            let (claimed, proven) = (keys_of(claimed), keys_of(proven));
+            let disjoint = !claimed.is_empty()
+                && !proven.is_empty()
+                && !claimed.iter().any(|c| proven.contains(c));
+            if disjoint || proven.len() > 1 {
+                conflicts.push(Conflict {
+                    kind,
+                    claimed,
+                    proven,
+                });
+            }
+        };
+        let claimed_builds = reach(&edges, &claims, &start, E::BuiltBy, true, false);
+        let proven_builds = reach(&edges, &claims, &start, E::BuiltBy, false, false);
+        compare(NodeKind::Build, &claimed_builds, &proven_builds);
+        let claimed_commits = reach(
+            &edges,
+            &claims,
+            &ids_of(&claimed_builds),
+            E::FromCommit,
+            true,
+            false,
+        );
+        let proven_commits = reach(
+            &edges,
+            &claims,
+            &ids_of(&proven_builds),
+            E::FromCommit,
+            false,
+            false,
+        );
+        compare(NodeKind::Commit, &claimed_commits, &proven_commits);
+        let claimed_repos = reach(
+            &edges,
+            &claims,
+            &ids_of(&claimed_builds),
+            E::FromRepository,
+            true,
+            false,
+        );
+        let proven_repos = reach(
+            &edges,
+            &claims,
+            &ids_of(&proven_builds),
+            E::FromRepository,
+            false,
+            false,
+        );
+        compare(NodeKind::Repository, &claimed_repos, &proven_repos);
+
+        let trusted_builds = reach(&edges, &claims, &start, E::BuiltBy, false, true);
+        let trusted_commits = reach(
+            &edges,
+            &claims,
+            &ids_of(&trusted_builds),
+            E::FromCommit,
+            false,
+            true,
+        );
+        let source_proven = !trusted_commits.is_empty();
+        let proven_keys = keys_of(&proven_commits);
+        let claims_corroborated = !claimed_commits.is_empty()
+            && keys_of(&claimed_commits)
+                .iter()
+                .all(|c| proven_keys.contains(c));
+        let signed_by_trusted_signer = signatures.iter().any(|s| s.row.trusted);
+        let any_verified = signatures.iter().any(|s| s.row.verified);
+        let (verdict, summary) = if signatures.is_empty() {
+            (
+                Verdict::Unsigned,
+                "no signature or attestation is stored for this digest".to_string(),
+            )
+        } else if !any_verified {
+            (
+                Verdict::Forged,
+                format!("{} signature(s) stored, none verifies", signatures.len()),
+            )
+        } else if !signed_by_trusted_signer {
+            (
+                Verdict::Untrusted,
+                "signatures verify, but no signer is allowed by the trust policy".to_string(),
+            )
+        } else if !conflicts.is_empty() {
+            (
+                Verdict::Contradicted,
+                format!(
+                    "signed by a trusted signer, but {} fact(s) conflict",
+                    conflicts.len()
+                ),
+            )
+        } else {
+            let source = if source_proven {
+                "source proven"
+            } else {
+                "source not proven"
+            };
+            (
+                Verdict::Trusted,
+                format!("signed by a trusted signer; {source}"),
+            )
+        };
+        let ordered = sub
+            .nodes
+            .iter()
+            .filter_map(|row| nodes.get(&row.id).cloned())
+            .collect();
+        Ok(Audit {
+            digest,
+            verdict,
+            summary,
+            signed_by_trusted_signer,
+            source_proven,
+            claims_corroborated,
+            conflicts,
+            signatures,
+            chain: Subgraph {
+                nodes: ordered,
+                edges,
+                truncated: sub.truncated,
+            },
         })
     }
 

@@ -6,16 +6,16 @@
 //! lineage queries over GraphQL, and prints a Markdown report on stdout
 //! (progress goes to stderr).
 
-mod gen;
+mod cpu;
 mod null;
 mod progress;
 mod query;
 mod send;
 mod server;
 mod stats;
+mod workload;
 
 use clap::Parser;
-use gen::{Keys, Workload};
 use progress::Progress;
 use send::{Protocol, SendOptions, SendReport};
 use server::{Database, DbSize, Server, Stopped};
@@ -25,6 +25,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use workload::{Keys, Workload};
 
 /// Benchmark provgraph: OTLP ingest into SQLite or PostgreSQL, and lineage
 /// queries over GraphQL, against the real server binary.
@@ -98,7 +99,7 @@ struct Args {
 }
 
 /// One shape's run against the real server.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct RunResult {
     shape: &'static str,
     builds: u64,
@@ -107,11 +108,16 @@ struct RunResult {
     wire_bytes: u64,
     ingest: SendReport,
     baseline: Option<SendReport>,
+    cpu_baseline: Option<cpu::Usage>,
+    cpu_ingest: Option<cpu::Usage>,
+    cpu_queries: Option<cpu::Usage>,
     rss_after_ingest: Option<u64>,
     rss_at_end: Option<u64>,
     peak_rss: Option<u64>,
+    db_empty: Option<DbSize>,
     db_live: Option<DbSize>,
     db_after_stop: Option<DbSize>,
+    tables: Result<Vec<(String, u64)>, String>,
     stop: Stopped,
     log_problems: (usize, Vec<String>),
     queries: Option<query::QueryReport>,
@@ -192,8 +198,8 @@ async fn generate(
     let t = Instant::now();
     eprintln!("== generate {shape}: {} builds", int(builds));
     let w = tokio::task::spawn_blocking(move || match shape {
-        "adversarial" => gen::adversarial(&keys, builds, batch),
-        _ => gen::realistic(&keys, builds, spans_per_build, batch),
+        "adversarial" => workload::adversarial(&keys, builds, batch),
+        _ => workload::realistic(&keys, builds, spans_per_build, batch),
     })
     .await
     .map_err(|e| format!("generating the {shape} workload failed: {e}"))?;
@@ -269,22 +275,36 @@ async fn run(args: Args) -> Result<String, String> {
 
     let mut results = Vec::new();
     let mut baselines = Vec::new();
-    let requests: Vec<Arc<Vec<gen::Encoded>>> = workloads
+    let requests: Vec<Arc<Vec<workload::Encoded>>> = workloads
         .iter_mut()
         .map(|w| Arc::new(std::mem::take(&mut w.requests)))
         .collect();
     if !args.no_baseline {
         let addr = null::start(args.protocol).await?;
         for (w, reqs) in workloads.iter().zip(&requests) {
-            progress.phase(format!("do-nothing receiver, {}", w.shape), "spans", w.spans);
-            let report = send::send_all(addr, Arc::clone(reqs), options, Arc::clone(&progress)).await?;
+            progress.phase(
+                format!("do-nothing receiver, {}", w.shape),
+                "spans",
+                w.spans,
+            );
+            // Short workloads are sent again until the measure lasts a few
+            // seconds; the rate is over all rounds.
+            let before = cpu::Snapshot::take(None);
+            let mut report =
+                send::send_all(addr, Arc::clone(reqs), options, Arc::clone(&progress)).await?;
+            while report.elapsed < Duration::from_secs(3) {
+                let more =
+                    send::send_all(addr, Arc::clone(reqs), options, Arc::clone(&progress)).await?;
+                report.merge(more);
+            }
+            let usage = before.usage(&cpu::Snapshot::take(None));
             eprintln!(
                 "   {} spans/s ({} spans in {:.2} s)",
                 rate(report.spans_per_second()),
                 int(report.spans_acked),
                 report.elapsed.as_secs_f64()
             );
-            baselines.push(Some(report));
+            baselines.push(Some((report, usage)));
         }
     } else {
         baselines.extend(workloads.iter().map(|_| None));
@@ -298,14 +318,28 @@ async fn run(args: Args) -> Result<String, String> {
                 &format!("provgraph_bench_{}_{}", std::process::id(), w.shape),
             )?,
         };
-        let outcome = run_shape(&args, &binary, &db, w, Arc::clone(reqs), options, keys, &progress, &work_dir).await;
+        let outcome = run_shape(
+            &args,
+            &binary,
+            &db,
+            w,
+            Arc::clone(reqs),
+            options,
+            keys,
+            &progress,
+            &work_dir,
+        )
+        .await;
         if !args.keep
             && let Err(e) = db.drop_it()
         {
             eprintln!("provgraph-bench: cannot drop the database: {e}");
         }
         let mut result = outcome?;
-        result.baseline = baseline;
+        if let Some((report, usage)) = baseline {
+            result.baseline = Some(report);
+            result.cpu_baseline = Some(usage);
+        }
         results.push(result);
     }
     ticker.abort();
@@ -332,14 +366,18 @@ async fn run_shape(
     binary: &std::path::Path,
     db: &Database,
     w: &Workload,
-    requests: Arc<Vec<gen::Encoded>>,
+    requests: Arc<Vec<workload::Encoded>>,
     options: SendOptions,
     keys: Keys,
     progress: &Arc<Progress>,
     work_dir: &std::path::Path,
 ) -> Result<RunResult, String> {
     let log = work_dir.join(format!("provgraph-{}-{}.log", db.kind(), w.shape));
-    eprintln!("== start provgraph on {} ({})", db.kind(), sanitize(&db.url()));
+    eprintln!(
+        "== start provgraph on {} ({})",
+        db.kind(),
+        sanitize(&db.url())
+    );
     let mut server = Server::start(
         binary,
         &db.url(),
@@ -364,10 +402,33 @@ async fn run_shape(
         requests: requests.len(),
         wire_bytes: w.bytes,
         log_path: log.clone(),
-        ..RunResult::default()
+        ingest: SendReport::default(),
+        baseline: None,
+        cpu_baseline: None,
+        cpu_ingest: None,
+        cpu_queries: None,
+        rss_after_ingest: None,
+        rss_at_end: None,
+        peak_rss: None,
+        db_empty: None,
+        db_live: None,
+        db_after_stop: None,
+        tables: Err("not measured".into()),
+        stop: Stopped::default(),
+        log_problems: (0, Vec::new()),
+        queries: None,
+        sanity: None,
     };
-    progress.phase(format!("ingest {} into provgraph/{}", w.shape, db.kind()), "spans", w.spans);
+    // The empty database (after migrations), so per-build growth excludes it.
+    result.db_empty = db.size().ok();
+    progress.phase(
+        format!("ingest {} into provgraph/{}", w.shape, db.kind()),
+        "spans",
+        w.spans,
+    );
+    let before = cpu::Snapshot::take(Some(server.pid));
     result.ingest = send::send_all(target, requests, options, Arc::clone(progress)).await?;
+    result.cpu_ingest = Some(before.usage(&cpu::Snapshot::take(Some(server.pid))));
     eprintln!(
         "   {} spans/s, {} builds/s ({} spans in {:.1} s), {} retries, {} failed",
         rate(result.ingest.spans_per_second()),
@@ -397,6 +458,7 @@ async fn run_shape(
             "queries",
             0,
         );
+        let before = cpu::Snapshot::take(Some(server.pid));
         let report = query::run(
             server.api,
             keys,
@@ -406,6 +468,7 @@ async fn run_shape(
             Arc::clone(progress),
         )
         .await?;
+        result.cpu_queries = Some(before.usage(&cpu::Snapshot::take(Some(server.pid))));
         result.queries = Some(report);
     } else if w.shape == "realistic" {
         let q = format!(
@@ -423,6 +486,7 @@ async fn run_shape(
     if matches!(db, Database::Sqlite { .. }) {
         result.db_after_stop = db.size().ok();
     }
+    result.tables = db.table_sizes();
     Ok(result)
 }
 
@@ -454,12 +518,18 @@ fn render(
         total.as_secs_f64(),
         binary.display()
     );
-    let _ = writeln!(o, "### Ingest (a span counts once its request is acknowledged, i.e. committed)\n");
+    let _ = writeln!(
+        o,
+        "### Ingest (a span counts once its request is acknowledged, i.e. committed)\n"
+    );
     let _ = writeln!(
         o,
         "| shape | builds | spans | requests | MiB sent | seconds | spans/s | builds/s | do-nothing spans/s | provgraph / do-nothing | ack p50 ms | ack p99 ms | ack max ms | backpressure retries | failed requests | rejected spans |"
     );
-    let _ = writeln!(o, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    let _ = writeln!(
+        o,
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+    );
     for r in results {
         let mut lat = r.ingest.ack_latency_us.clone();
         let s = Summary::of(&mut lat);
@@ -467,7 +537,10 @@ fn render(
         let (base, ratio) = match &r.baseline {
             Some(b) => (
                 rate(b.spans_per_second()),
-                format!("{:.1}%", 100.0 * r.ingest.spans_per_second() / b.spans_per_second().max(1e-9)),
+                format!(
+                    "{:.1}%",
+                    100.0 * r.ingest.spans_per_second() / b.spans_per_second().max(1e-9)
+                ),
             ),
             None => ("-".into(), "-".into()),
         };
@@ -559,9 +632,9 @@ fn render(
     let _ = writeln!(o, "\n### Server\n");
     let _ = writeln!(
         o,
-        "| shape | peak RSS (VmHWM) | RSS after ingest | RSS at end | database bytes after ingest | bytes per build | database bytes after stop | stop after SIGTERM | exit code | WARN/ERROR log lines |"
+        "| shape | peak RSS (VmHWM) | RSS after ingest | RSS at end | database bytes, empty | database bytes after ingest | bytes per build (growth) | database bytes after stop | stop after SIGTERM | exit code | WARN/ERROR log lines |"
     );
-    let _ = writeln!(o, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    let _ = writeln!(o, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
     let opt_bytes = |b: Option<u64>| b.map(bytes).unwrap_or_else(|| "-".into());
     for r in results {
         let live = r.db_live.map(|d| {
@@ -571,17 +644,21 @@ fn render(
                 int(d.main)
             }
         });
-        let per_build = r
-            .db_live
-            .map(|d| int((d.total() as f64 / r.builds.max(1) as f64).round() as u64));
+        let empty = r.db_empty.map(|d| d.total()).unwrap_or(0);
+        let per_build = r.db_live.map(|d| {
+            int((d.total().saturating_sub(empty) as f64 / r.builds.max(1) as f64).round() as u64)
+        });
         let after = r.db_after_stop.map(|d| int(d.total()));
         let _ = writeln!(
             o,
-            "| {} | {} | {} | {} | {} | {} | {} | {:.1} s | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.1} s | {} | {} |",
             r.shape,
             opt_bytes(r.peak_rss),
             opt_bytes(r.rss_after_ingest),
             opt_bytes(r.rss_at_end),
+            r.db_empty
+                .map(|d| int(d.total()))
+                .unwrap_or_else(|| "-".into()),
             live.unwrap_or_else(|| "-".into()),
             per_build.unwrap_or_else(|| "-".into()),
             after.unwrap_or_else(|| "-".into()),
@@ -589,6 +666,62 @@ fn render(
             r.stop.exit,
             r.log_problems.0
         );
+    }
+    let _ = writeln!(
+        o,
+        "\n### Database by table and index (at the end of the run)\n"
+    );
+    let _ = writeln!(
+        o,
+        "| shape | table or index | bytes | bytes per build |\n|---|---|--:|--:|"
+    );
+    for r in results {
+        match &r.tables {
+            Ok(rows) => {
+                for (name, b) in rows.iter().take(14) {
+                    let _ = writeln!(
+                        o,
+                        "| {} | {name} | {} | {} |",
+                        r.shape,
+                        int(*b),
+                        int((*b as f64 / r.builds.max(1) as f64).round() as u64)
+                    );
+                }
+            }
+            Err(e) => {
+                let _ = writeln!(
+                    o,
+                    "| {} | (not measured: {}) | | |",
+                    r.shape,
+                    e.replace('|', "/")
+                );
+            }
+        }
+    }
+    let _ = writeln!(
+        o,
+        "\n### Where the CPU went (cores busy, averaged over the phase; the machine has {})\n",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0)
+    );
+    let _ = writeln!(o, "| phase | cores used |\n|---|---|");
+    for r in results {
+        let pg = postgres.is_some();
+        if let Some(u) = &r.cpu_baseline {
+            let _ = writeln!(
+                o,
+                "| do-nothing receiver, {} | {} |",
+                r.shape,
+                u.describe(false).replace("server 0.00, ", "")
+            );
+        }
+        if let Some(u) = &r.cpu_ingest {
+            let _ = writeln!(o, "| ingest, {} | {} |", r.shape, u.describe(pg));
+        }
+        if let Some(u) = &r.cpu_queries {
+            let _ = writeln!(o, "| lineage queries | {} |", u.describe(pg));
+        }
     }
     let mut notes = Vec::new();
     for r in results {

@@ -100,7 +100,11 @@ impl Progress {
                 let elapsed = now.duration_since(started).as_secs_f64();
                 let avg = done as f64 / elapsed.max(1e-9);
                 let share = if total > 0 {
-                    format!("/{} ({:.0}%)", crate::stats::int(total), 100.0 * done as f64 / total as f64)
+                    format!(
+                        "/{} ({:.0}%)",
+                        crate::stats::int(total),
+                        100.0 * done as f64 / total as f64
+                    )
                 } else {
                     String::new()
                 };

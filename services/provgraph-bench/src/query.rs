@@ -4,8 +4,8 @@
 //! and go.mod hashes, all of builds that were ingested. Every answer is
 //! checked (no `errors`, at least the node count the graph must give).
 
-use crate::gen::{Keys, splitmix64};
 use crate::progress::Progress;
+use crate::workload::{Keys, splitmix64};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -52,9 +52,11 @@ impl QueryKind {
         let (kind, key, direction) = match self {
             QueryKind::ArtifactUpstream => ("ARTIFACT", keys.adv_digest(i), "UPSTREAM"),
             QueryKind::CommitDownstream => ("COMMIT", keys.adv_commit(i), "DOWNSTREAM"),
-            QueryKind::GomodDownstream => {
-                ("GOMOD", format!("sha256:{}", keys.adv_gomod(i)), "DOWNSTREAM")
-            }
+            QueryKind::GomodDownstream => (
+                "GOMOD",
+                format!("sha256:{}", keys.adv_gomod(i)),
+                "DOWNSTREAM",
+            ),
         };
         format!(
             "{{ lineage(kind: {kind}, key: \"{key}\", direction: {direction}) {{ nodes {{ kind key }} edges {{ kind }} }} }}"
@@ -105,7 +107,10 @@ async fn one(client: &reqwest::Client, url: &str, query: String, expected: usize
     if !status.is_success() {
         return Checked::Error(format!(
             "POST /graphql answered {status}: {}",
-            String::from_utf8_lossy(&bytes).chars().take(300).collect::<String>()
+            String::from_utf8_lossy(&bytes)
+                .chars()
+                .take(300)
+                .collect::<String>()
         ));
     }
     let value: serde_json::Value = match serde_json::from_slice(&bytes) {
@@ -127,7 +132,10 @@ async fn one(client: &reqwest::Client, url: &str, query: String, expected: usize
         Some(n) => Checked::Short(format!("{n} nodes, expected at least {expected}: {query}")),
         None => Checked::Error(format!(
             "answer without data.lineage.nodes: {}",
-            String::from_utf8_lossy(&bytes).chars().take(300).collect::<String>()
+            String::from_utf8_lossy(&bytes)
+                .chars()
+                .take(300)
+                .collect::<String>()
         )),
     }
 }

@@ -5,8 +5,8 @@
 //! or OTLP/HTTP protobuf. Backpressure answers (UNAVAILABLE, 503, 429) are
 //! retried after a short sleep and counted; anything else is a failure.
 
-use crate::gen::Encoded;
 use crate::progress::Progress;
+use crate::workload::Encoded;
 use bytes::{BufMut, Bytes};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message;
@@ -80,6 +80,24 @@ impl SendReport {
         self.retries.values().sum()
     }
 
+    /// Adds a later round of the same phase to this one.
+    pub fn merge(&mut self, other: SendReport) {
+        self.elapsed += other.elapsed;
+        self.spans_acked += other.spans_acked;
+        self.requests_acked += other.requests_acked;
+        self.rejected_spans += other.rejected_spans;
+        for (k, v) in other.retries {
+            *self.retries.entry(k).or_default() += v;
+        }
+        self.failed += other.failed;
+        for m in other.messages {
+            if self.messages.len() < 8 && !self.messages.contains(&m) {
+                self.messages.push(m);
+            }
+        }
+        self.ack_latency_us.extend(other.ack_latency_us);
+    }
+
     /// Spans acknowledged per second.
     pub fn spans_per_second(&self) -> f64 {
         self.spans_acked as f64 / self.elapsed.as_secs_f64().max(1e-9)
@@ -146,7 +164,11 @@ enum Client {
 }
 
 impl Client {
-    async fn connect(protocol: Protocol, addr: SocketAddr, timeout: Duration) -> Result<Client, String> {
+    async fn connect(
+        protocol: Protocol,
+        addr: SocketAddr,
+        timeout: Duration,
+    ) -> Result<Client, String> {
         match protocol {
             Protocol::Grpc => {
                 let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
@@ -175,7 +197,10 @@ impl Client {
         match self {
             Client::Grpc(grpc) => {
                 if let Err(e) = grpc.ready().await {
-                    return Outcome::Retry("not ready".into(), format!("gRPC channel not ready: {e}"));
+                    return Outcome::Retry(
+                        "not ready".into(),
+                        format!("gRPC channel not ready: {e}"),
+                    );
                 }
                 let answer = grpc
                     .unary(
@@ -242,9 +267,14 @@ impl Client {
                     },
                     429 | 502 | 503 | 504 => Outcome::Retry(
                         format!("HTTP {status}"),
-                        format!("HTTP {status}{retry_after}: {}", String::from_utf8_lossy(&body)),
+                        format!(
+                            "HTTP {status}{retry_after}: {}",
+                            String::from_utf8_lossy(&body)
+                        ),
                     ),
-                    _ => Outcome::Fail(format!("HTTP {status}: {}", String::from_utf8_lossy(&body))),
+                    _ => {
+                        Outcome::Fail(format!("HTTP {status}: {}", String::from_utf8_lossy(&body)))
+                    }
                 }
             }
         }
@@ -290,7 +320,9 @@ pub async fn send_all(
             let mut latencies = Vec::with_capacity(requests.len() / options.concurrency.max(1) + 1);
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(request) = requests.get(i) else { break };
+                let Some(request) = requests.get(i) else {
+                    break;
+                };
                 let first = Instant::now();
                 let mut attempts = 0;
                 loop {

@@ -33,7 +33,18 @@ pub enum Database {
 
 fn psql(url: &str, sql: &str) -> Result<String, String> {
     let out = std::process::Command::new("psql")
-        .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
+        .args([
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            url,
+            "-c",
+            sql,
+        ])
         .stdin(Stdio::null())
         .output()
         .map_err(|e| format!("cannot run psql (is the PostgreSQL client installed?): {e}"))?;
@@ -128,6 +139,42 @@ impl Database {
         }
     }
 
+    /// Bytes per table and index, largest first: SQLite through the
+    /// `sqlite3` command's `dbstat` (best after the server stopped and the
+    /// WAL was checkpointed), PostgreSQL per table with its indexes and TOAST.
+    pub fn table_sizes(&self) -> Result<Vec<(String, u64)>, String> {
+        let text = match self {
+            Database::Sqlite { file } => {
+                let out = std::process::Command::new("sqlite3")
+                    .arg("-readonly")
+                    .arg(file)
+                    .arg("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC")
+                    .stdin(Stdio::null())
+                    .output()
+                    .map_err(|e| format!("cannot run sqlite3 (apt-get install sqlite3): {e}"))?;
+                if !out.status.success() {
+                    return Err(format!(
+                        "sqlite3 dbstat failed: {}",
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    ));
+                }
+                String::from_utf8_lossy(&out.stdout).to_string()
+            }
+            Database::Postgres { url, .. } => psql(
+                url,
+                "SELECT relname || ' (with indexes)', pg_total_relation_size(relid) \
+                 FROM pg_stat_user_tables ORDER BY 2 DESC",
+            )?,
+        };
+        Ok(text
+            .lines()
+            .filter_map(|l| {
+                let (name, bytes) = l.rsplit_once('|')?;
+                Some((name.to_string(), bytes.trim().parse().ok()?))
+            })
+            .collect())
+    }
+
     /// Removes the database.
     pub fn drop_it(&self) -> Result<(), String> {
         match self {
@@ -137,9 +184,13 @@ impl Database {
                 }
                 Ok(())
             }
-            Database::Postgres { admin_url, name, .. } => {
-                psql(admin_url, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).map(|_| ())
-            }
+            Database::Postgres {
+                admin_url, name, ..
+            } => psql(
+                admin_url,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            )
+            .map(|_| ()),
         }
     }
 }
@@ -261,7 +312,11 @@ impl Server {
         let line = match first {
             Ok(Ok(Some(line))) => line,
             Ok(Ok(None)) | Ok(Err(_)) => {
-                let status = child.wait().await.map(|s| s.to_string()).unwrap_or_default();
+                let status = child
+                    .wait()
+                    .await
+                    .map(|s| s.to_string())
+                    .unwrap_or_default();
                 return Err(format!(
                     "the server exited before it was ready ({status}); its stderr ends with:\n{}",
                     log_tail(log)
@@ -338,7 +393,13 @@ pub fn log_problems(path: &Path, keep: usize) -> (usize, Vec<String>) {
     let mut n = 0;
     let mut first = Vec::new();
     for line in text.lines() {
-        let bad = ["\"level\":\"WARN\"", "\"level\":\"ERROR\"", " WARN ", " ERROR ", "panicked"];
+        let bad = [
+            "\"level\":\"WARN\"",
+            "\"level\":\"ERROR\"",
+            " WARN ",
+            " ERROR ",
+            "panicked",
+        ];
         if bad.iter().any(|b| line.contains(b)) {
             n += 1;
             if first.len() < keep {

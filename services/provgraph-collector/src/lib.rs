@@ -51,6 +51,52 @@ pub struct Counters {
     pub invalid_requests: AtomicU64,
 }
 
+impl Counters {
+    /// The counters in the Prometheus text format.
+    pub fn render_prometheus(&self, queued_facts: usize) -> String {
+        let mut out = String::new();
+        let mut counter = |name: &str, help: &str, value: u64| {
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"
+            ));
+        };
+        counter(
+            "provgraph_export_requests_total",
+            "OTLP export requests decoded.",
+            self.requests.load(Ordering::Relaxed),
+        );
+        counter(
+            "provgraph_spans_total",
+            "Spans received in decoded requests.",
+            self.spans.load(Ordering::Relaxed),
+        );
+        counter(
+            "provgraph_rejected_spans_total",
+            "Spans rejected whole or with a malformed value (reported in partial_success).",
+            self.rejected_spans.load(Ordering::Relaxed),
+        );
+        counter(
+            "provgraph_span_facts_committed_total",
+            "Span facts committed to the store.",
+            self.span_facts.load(Ordering::Relaxed),
+        );
+        counter(
+            "provgraph_refused_requests_total",
+            "Exports refused with a retryable error (overload, store unavailable).",
+            self.refused_requests.load(Ordering::Relaxed),
+        );
+        counter(
+            "provgraph_invalid_requests_total",
+            "Requests refused as malformed or too large.",
+            self.invalid_requests.load(Ordering::Relaxed),
+        );
+        out.push_str(&format!(
+            "# HELP provgraph_ingest_queued_facts Span facts waiting for commit.\n# TYPE provgraph_ingest_queued_facts gauge\nprovgraph_ingest_queued_facts {queued_facts}\n"
+        ));
+        out
+    }
+}
+
 /// Why an export was not taken.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
@@ -92,6 +138,11 @@ impl Collector {
 
     pub fn counters(&self) -> &Arc<Counters> {
         &self.counters
+    }
+
+    /// The receiver's counters and queue depth, Prometheus text format.
+    pub fn metrics(&self) -> String {
+        self.counters.render_prometheus(self.ingest.queued())
     }
 
     /// Extracts the facts of `request`, commits them, and answers; rejected

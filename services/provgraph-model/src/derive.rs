@@ -33,10 +33,14 @@ pub enum EdgeKind {
     BuiltWith,
     /// WORKLOAD -> ARTIFACT: the workload runs this image.
     Runs,
+    /// SIGNATURE or ATTESTATION -> ARTIFACT: it signs (names) the artifact.
+    Signs,
+    /// SIGNATURE or ATTESTATION -> IDENTITY: who signed it.
+    SignedBy,
 }
 
 impl EdgeKind {
-    pub const ALL: [EdgeKind; 7] = [
+    pub const ALL: [EdgeKind; 9] = [
         EdgeKind::BuiltBy,
         EdgeKind::FromCommit,
         EdgeKind::FromRepository,
@@ -44,6 +48,8 @@ impl EdgeKind {
         EdgeKind::UsedGomod,
         EdgeKind::BuiltWith,
         EdgeKind::Runs,
+        EdgeKind::Signs,
+        EdgeKind::SignedBy,
     ];
 
     pub fn code(self) -> i16 {
@@ -55,6 +61,8 @@ impl EdgeKind {
             EdgeKind::UsedGomod => 5,
             EdgeKind::BuiltWith => 6,
             EdgeKind::Runs => 7,
+            EdgeKind::Signs => 8,
+            EdgeKind::SignedBy => 9,
         }
     }
 
@@ -71,6 +79,8 @@ impl EdgeKind {
             EdgeKind::UsedGomod => "USED_GOMOD",
             EdgeKind::BuiltWith => "BUILT_WITH",
             EdgeKind::Runs => "RUNS",
+            EdgeKind::Signs => "SIGNS",
+            EdgeKind::SignedBy => "SIGNED_BY",
         }
     }
 }

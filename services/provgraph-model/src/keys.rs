@@ -25,16 +25,28 @@ pub enum NodeKind {
     Build,
     Artifact,
     Workload,
+    /// A signature over an artifact (cosign simple signing, a Sigstore
+    /// message signature); key: `sha256:` and the hex SHA-256 of the
+    /// evidence as imported (canonical JSON).
+    Signature,
+    /// A signed in-toto statement (DSSE); key as for a signature.
+    Attestation,
+    /// Who signed: `ISSUER|SUBJECT` for a keyless (Fulcio) signer,
+    /// `key:NAME` for a trust-policy key.
+    Identity,
 }
 
 impl NodeKind {
-    pub const ALL: [NodeKind; 6] = [
+    pub const ALL: [NodeKind; 9] = [
         NodeKind::Repository,
         NodeKind::Commit,
         NodeKind::Gomod,
         NodeKind::Build,
         NodeKind::Artifact,
         NodeKind::Workload,
+        NodeKind::Signature,
+        NodeKind::Attestation,
+        NodeKind::Identity,
     ];
 
     /// The stable code stored in the database.
@@ -46,6 +58,9 @@ impl NodeKind {
             NodeKind::Build => 4,
             NodeKind::Artifact => 5,
             NodeKind::Workload => 6,
+            NodeKind::Signature => 7,
+            NodeKind::Attestation => 8,
+            NodeKind::Identity => 9,
         }
     }
 
@@ -62,6 +77,9 @@ impl NodeKind {
             NodeKind::Build => "BUILD",
             NodeKind::Artifact => "ARTIFACT",
             NodeKind::Workload => "WORKLOAD",
+            NodeKind::Signature => "SIGNATURE",
+            NodeKind::Attestation => "ATTESTATION",
+            NodeKind::Identity => "IDENTITY",
         }
     }
 
@@ -74,6 +92,8 @@ impl NodeKind {
             NodeKind::Build => normalize_build_id(raw),
             NodeKind::Artifact => normalize_digest(raw),
             NodeKind::Workload => normalize_workload_key(raw),
+            NodeKind::Signature | NodeKind::Attestation => normalize_sha256(self, raw, true),
+            NodeKind::Identity => normalize_identity(raw),
         }
     }
 }
@@ -262,6 +282,19 @@ pub fn normalize_repository(raw: &str) -> Result<String, KeyError> {
         key.push_str(&segment.to_lowercase());
     }
     Ok(key)
+}
+
+/// An IDENTITY key: non-empty, at most [`MAX_KEY_LEN`] bytes, no control
+/// characters, kept as given.
+pub fn normalize_identity(raw: &str) -> Result<String, KeyError> {
+    if raw.is_empty() || raw.len() > MAX_KEY_LEN || raw.chars().any(char::is_control) {
+        return Err(KeyError::new(
+            NodeKind::Identity,
+            raw,
+            "an identity key is ISSUER|SUBJECT or key:NAME, at most 1024 bytes",
+        ));
+    }
+    Ok(raw.to_string())
 }
 
 /// The parts that identify a running workload.

@@ -10,6 +10,7 @@ pub mod derive;
 pub mod extract;
 pub mod facts;
 pub mod keys;
+pub mod proofs;
 
 pub use derive::{AttrFact, Derived, EdgeFact, EdgeKind, NodeRef, Source};
 pub use extract::{Extraction, extract};

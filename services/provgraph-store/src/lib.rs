@@ -143,6 +143,51 @@ pub struct EvidenceRow {
     pub last_seen: i64,
 }
 
+/// A verified (or not) signature or attestation to store, with the facts
+/// the graph derives from it.
+#[derive(Clone, Debug)]
+pub struct SignatureRecord {
+    pub facts: provgraph_model::proofs::SignatureFacts,
+    /// `sigstore-bundle`, `cosign-signature-layer`, `cosign-attestation-layer`.
+    pub format: String,
+    /// How it was signed and checked (keyless certificate, public key, ...).
+    pub method: String,
+    pub trusted: bool,
+    pub signer: Option<String>,
+    pub issuer: Option<String>,
+    pub reason: String,
+    pub log_index: Option<i64>,
+    /// Seconds since the epoch.
+    pub integrated_time: Option<i64>,
+    pub predicate_type: Option<String>,
+    /// JSON: certificate claims, SLSA summary, annotations.
+    pub details: String,
+    /// The evidence as received.
+    pub body: String,
+}
+
+/// A stored signature or attestation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignatureRow {
+    pub id: i64,
+    pub evidence_id: String,
+    pub subject: String,
+    pub node_id: i64,
+    pub format: String,
+    pub method: String,
+    pub verified: bool,
+    pub trusted: bool,
+    pub signer: Option<String>,
+    pub issuer: Option<String>,
+    pub reason: String,
+    pub log_index: Option<i64>,
+    pub integrated_time: Option<i64>,
+    pub predicate_type: Option<String>,
+    pub details: String,
+    pub first_seen: i64,
+    pub last_seen: i64,
+}
+
 /// The whole graph by keys, without ids or times: two stores that hold the
 /// same graph have equal snapshots.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -339,6 +384,28 @@ impl Store {
         }
     }
 
+    /// Stores signature records in one transaction; returns their row ids.
+    pub async fn write_signatures(
+        &self,
+        records: &[SignatureRecord],
+    ) -> Result<Vec<i64>, StoreError> {
+        let now = now_millis();
+        match &self.backend {
+            Backend::Sqlite { write, .. } => {
+                let mut tx = write.begin_with("BEGIN IMMEDIATE").await?;
+                let ids = backend::sqlite::write_signatures(&mut tx, records, now).await?;
+                tx.commit().await?;
+                Ok(ids)
+            }
+            Backend::Postgres { pool } => {
+                let mut tx = pool.begin().await?;
+                let ids = backend::postgres::write_signatures(&mut tx, records, now).await?;
+                tx.commit().await?;
+                Ok(ids)
+            }
+        }
+    }
+
     /// Every node, edge, piece of evidence and attribute, by key.
     pub async fn snapshot(&self) -> Result<Snapshot, StoreError> {
         Ok(match &self.backend {
@@ -439,6 +506,27 @@ impl Store {
             return Ok(Vec::new());
         }
         Ok(read!(self, |conn| attrs_of(conn, ids)))
+    }
+
+    /// Signatures and attestations stored for an artifact digest.
+    pub async fn signatures(&self, subject: &str) -> Result<Vec<SignatureRow>, StoreError> {
+        Ok(read!(self, |conn| signatures_of(conn, subject)))
+    }
+
+    /// Signatures proving (or stating) the edges: (edge id, origin, signature).
+    pub async fn proofs(
+        &self,
+        edge_ids: &[i64],
+    ) -> Result<Vec<(i64, String, SignatureRow)>, StoreError> {
+        if edge_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(read!(self, |conn| proofs_of(conn, edge_ids)))
+    }
+
+    /// Every stored evidence body: (evidence id, a subject it named, body).
+    pub async fn evidence_bodies(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        Ok(read!(self, |conn| evidence_bodies(conn)))
     }
 
     /// Who asserted the edges.

@@ -5,11 +5,13 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
 use provgraph_api::ApiLimits;
 use provgraph_collector::{Collector, Limits};
+use provgraph_signatures::TrustPolicy;
 use provgraph_store::ingest::{Ingest, IngestConfig};
 use provgraph_store::{Store, StoreOptions};
 use tokio::net::TcpListener;
@@ -92,6 +94,15 @@ pub fn main(args: ServeArgs) -> ExitCode {
     }
 }
 
+/// Reads the trust policy, or the default one (the built-in production
+/// root; no key or identity trusted).
+pub fn load_policy(path: Option<&std::path::Path>) -> Result<TrustPolicy, String> {
+    match path {
+        None => Ok(TrustPolicy::default()),
+        Some(path) => TrustPolicy::from_toml_file(path).map_err(|err| err.to_string()),
+    }
+}
+
 async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener, String> {
     TcpListener::bind(addr).await.map_err(|err| {
         let reason = match err.kind() {
@@ -127,17 +138,23 @@ async fn shutdown_signal() {
 }
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
-    if let Some(policy) = &args.trust_policy {
-        // Evidence import arrives with the signatures work; refuse rather
-        // than pretend to apply a policy.
-        return Err(format!(
-            "--trust-policy {}: signature evidence import is not available in this build yet",
-            policy.display()
-        ));
-    }
+    let policy = Arc::new(load_policy(args.trust_policy.as_deref())?);
     let store = Store::connect(&args.database_url, &StoreOptions::default())
         .await
         .map_err(|err| format!("cannot open database: {err}"))?;
+    // A changed policy (a new key, a removed identity) re-evaluates what is
+    // stored before anything is served.
+    match provgraph_api::evidence::reverify_stored(&store, policy.clone()).await {
+        Ok((changed, checked)) if checked > 0 => {
+            tracing::info!(
+                checked,
+                changed,
+                "stored signatures verified against the trust policy"
+            )
+        }
+        Ok(_) => {}
+        Err(err) => return Err(format!("cannot re-verify stored signatures: {err}")),
+    }
     let grpc_listener = bind(args.otlp_grpc, "OTLP/gRPC").await?;
     let http_listener = bind(args.otlp_http, "OTLP/HTTP").await?;
     let api_listener = bind(args.api, "the GraphQL API").await?;
@@ -184,7 +201,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     .with_graceful_shutdown(stopped(stop_rx.clone()));
     let api = axum::serve(
         api_listener,
-        provgraph_api::router(store.clone(), ApiLimits::default()),
+        provgraph_api::router(store.clone(), ApiLimits::default(), policy),
     )
     .with_graceful_shutdown(stopped(stop_rx.clone()));
     let grpc = tokio::spawn(grpc);

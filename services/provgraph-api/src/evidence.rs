@@ -1,0 +1,285 @@
+//! Evidence import: `POST /v1/evidence` takes a Sigstore bundle or a cosign
+//! signature layer, verifies it offline against the trust policy, and stores
+//! the outcome (verified or not) with the lineage it proves.
+//!
+//! Also re-verification of everything stored, run when the server starts
+//! (so that a changed trust policy re-evaluates `trusted`) and on demand.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use provgraph_model::proofs::{ProofOrigin, SignatureFacts, SourceClaims};
+use provgraph_signatures::{
+    Evidence, SignatureMethod, TrustPolicy, VerificationResult, parse_evidence, verify_evidence,
+};
+use provgraph_store::{SignatureRecord, Store, StoreError};
+use serde::{Deserialize, Serialize};
+
+/// Largest evidence body accepted, in bytes.
+pub const MAX_EVIDENCE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Annotation names in a verified signature's signed payload that name the
+/// build that produced the artifact.
+const BUILD_ANNOTATIONS: [&str; 2] = ["cicd.pipeline.run.id", "build.id"];
+
+/// Why evidence was not imported.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The body is not evidence provgraph can read: 400, nothing stored.
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// One result, as `POST /v1/evidence` answers it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportResult {
+    pub subject: String,
+    pub verified: bool,
+    pub trusted: bool,
+    pub signer: Option<String>,
+    pub issuer: Option<String>,
+    pub reason: String,
+    pub evidence_id: String,
+    pub method: String,
+    pub log_index: Option<i64>,
+    pub integrated_time: Option<i64>,
+}
+
+fn method_name(method: SignatureMethod) -> &'static str {
+    match method {
+        SignatureMethod::KeylessCertificate => "KEYLESS_CERTIFICATE",
+        SignatureMethod::PublicKey => "PUBLIC_KEY",
+        SignatureMethod::PublicKeyNoLog => "PUBLIC_KEY_NO_LOG",
+    }
+}
+
+fn format_name(evidence: &Evidence) -> &'static str {
+    match evidence.format {
+        provgraph_signatures::EvidenceFormat::SigstoreBundle => "SIGSTORE_BUNDLE",
+        provgraph_signatures::EvidenceFormat::CosignSignatureLayer => "COSIGN_SIGNATURE_LAYER",
+        provgraph_signatures::EvidenceFormat::CosignAttestationLayer => "COSIGN_ATTESTATION_LAYER",
+    }
+}
+
+/// The IDENTITY key of a signer: `ISSUER|SUBJECT` when keyless, `key:NAME`
+/// for a policy key.
+fn identity_key(result: &VerificationResult) -> Option<String> {
+    let signer = result.signer.as_deref()?;
+    Some(match result.method {
+        SignatureMethod::KeylessCertificate => {
+            format!("{}|{signer}", result.issuer.as_deref().unwrap_or(""))
+        }
+        SignatureMethod::PublicKey | SignatureMethod::PublicKeyNoLog => format!("key:{signer}"),
+    })
+}
+
+fn annotation(result: &VerificationResult, name: &str) -> Option<String> {
+    let value = result.annotations.as_ref()?.get(name)?;
+    match value {
+        serde_json::Value::String(s) if !s.is_empty() => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// What the graph keeps of one verification result.
+fn record(evidence: &Evidence, result: &VerificationResult, body: &str) -> SignatureRecord {
+    let mut claims = Vec::new();
+    if let Some(certificate) = &result.certificate {
+        claims.push((
+            ProofOrigin::Certificate,
+            SourceClaims {
+                repository: certificate.source_repository_uri.clone(),
+                commit: certificate.source_repository_digest.clone(),
+                run: certificate.run_invocation_uri.clone(),
+            },
+        ));
+    }
+    if let Some(slsa) = &result.slsa {
+        claims.push((
+            ProofOrigin::SlsaPredicate,
+            SourceClaims {
+                repository: slsa.source_repository.clone(),
+                commit: slsa.source_commit.clone(),
+                run: slsa.invocation_id.clone(),
+            },
+        ));
+    }
+    if let Some(build) = BUILD_ANNOTATIONS
+        .iter()
+        .find_map(|name| annotation(result, name))
+    {
+        claims.push((
+            ProofOrigin::Annotation,
+            SourceClaims {
+                run: Some(build),
+                ..SourceClaims::default()
+            },
+        ));
+    }
+    let details = serde_json::json!({
+        "certificate": result.certificate,
+        "slsa": result.slsa,
+        "annotations": result.annotations,
+        "signedAt": result.signed_at,
+        "mediaType": evidence.media_type,
+        "dockerReference": evidence.docker_reference,
+    });
+    SignatureRecord {
+        facts: SignatureFacts {
+            evidence_id: result.evidence_id.clone(),
+            subject: result.subject.clone(),
+            attestation: evidence.predicate_type.is_some() || result.predicate_type.is_some(),
+            identity: identity_key(result),
+            verified: result.verified,
+            claims,
+        },
+        format: format_name(evidence).to_string(),
+        method: method_name(result.method).to_string(),
+        trusted: result.trusted,
+        signer: result.signer.clone(),
+        issuer: result.issuer.clone(),
+        reason: result.reason.clone(),
+        log_index: result.log_index,
+        integrated_time: result.integrated_time,
+        predicate_type: result
+            .predicate_type
+            .clone()
+            .or_else(|| evidence.predicate_type.clone()),
+        details: details.to_string(),
+        body: body.to_string(),
+    }
+}
+
+/// Parses, verifies and stores one piece of evidence.
+pub async fn import(
+    store: &Store,
+    policy: Arc<TrustPolicy>,
+    body: Bytes,
+    digest: Option<String>,
+) -> Result<Vec<ImportResult>, ImportError> {
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ImportError::Invalid("evidence must be UTF-8 JSON".into()))?
+        .to_string();
+    // Verification is CPU work (signatures, certificate chains): off the
+    // async workers.
+    let verified = tokio::task::spawn_blocking(move || {
+        let evidence = parse_evidence(text.as_bytes(), digest.as_deref())
+            .map_err(|err| ImportError::Invalid(err.to_string()))?;
+        let mut out = Vec::new();
+        for item in &evidence {
+            for result in verify_evidence(item, &policy) {
+                out.push((record(item, &result, &text), result));
+            }
+        }
+        Ok::<_, ImportError>(out)
+    })
+    .await
+    .map_err(|err| ImportError::Invalid(format!("verification failed unexpectedly: {err}")))??;
+    let records: Vec<SignatureRecord> = verified.iter().map(|(record, _)| record.clone()).collect();
+    store.write_signatures(&records).await?;
+    Ok(verified
+        .into_iter()
+        .map(|(_, result)| ImportResult {
+            subject: result.subject,
+            verified: result.verified,
+            trusted: result.trusted,
+            signer: result.signer,
+            issuer: result.issuer,
+            reason: result.reason,
+            evidence_id: result.evidence_id,
+            method: method_name(result.method).to_string(),
+            log_index: result.log_index,
+            integrated_time: result.integrated_time,
+        })
+        .collect())
+}
+
+/// Verifies every stored piece of evidence again under `policy` and stores
+/// the outcome; returns how many results changed their verified or trusted
+/// flag, and how many were checked.
+pub async fn reverify_stored(
+    store: &Store,
+    policy: Arc<TrustPolicy>,
+) -> Result<(usize, usize), ImportError> {
+    let bodies = store.evidence_bodies().await?;
+    let mut changed = 0;
+    let mut checked = 0;
+    for (_, subject, body) in bodies {
+        let before: Vec<(String, bool, bool)> = store
+            .signatures(&subject)
+            .await?
+            .into_iter()
+            .map(|s| (s.evidence_id, s.verified, s.trusted))
+            .collect();
+        let results = import(
+            store,
+            policy.clone(),
+            Bytes::from(body),
+            Some(subject.clone()),
+        )
+        .await?;
+        for result in &results {
+            checked += 1;
+            let same = before.iter().any(|(id, v, t)| {
+                *id == result.evidence_id && *v == result.verified && *t == result.trusted
+            });
+            if !same && result.subject == subject {
+                changed += 1;
+            }
+        }
+    }
+    Ok((changed, checked))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct EvidenceQuery {
+    digest: Option<String>,
+}
+
+#[derive(Clone)]
+pub(crate) struct EvidenceState {
+    pub store: Store,
+    pub policy: Arc<TrustPolicy>,
+}
+
+pub(crate) async fn post_evidence(
+    State(state): State<EvidenceState>,
+    Query(query): Query<EvidenceQuery>,
+    body: Bytes,
+) -> Response {
+    if body.len() > MAX_EVIDENCE_BYTES {
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Json(serde_json::json!({"error": format!("evidence larger than {MAX_EVIDENCE_BYTES} bytes")})),
+        )
+            .into_response();
+    }
+    match import(&state.store, state.policy.clone(), body, query.digest).await {
+        Ok(results) => Json(serde_json::json!({ "results": results })).into_response(),
+        Err(ImportError::Invalid(message)) => (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({ "error": message })),
+        )
+            .into_response(),
+        Err(ImportError::Store(err)) => {
+            let status = if err.is_retryable() {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::INTERNAL_SERVER_ERROR
+            };
+            (
+                status,
+                Json(serde_json::json!({ "error": err.to_string() })),
+            )
+                .into_response()
+        }
+    }
+}

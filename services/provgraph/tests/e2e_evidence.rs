@@ -1,0 +1,347 @@
+//! Signatures as verified facts, end to end: evidence posted to
+//! `/v1/evidence` on the real server, verified against a trust policy, kept
+//! whether or not it verifies, proving lineage where it does; the audit
+//! query answers for a signed, a contradicted, a forged and an unsigned
+//! digest; a changed policy re-evaluates `trusted` at start.
+
+mod common;
+
+use common::Server;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use prost::Message;
+use provgraph_store::testing::{Flavor, TestDb};
+use serde_json::json;
+use sigstore_verify::crypto::KeyPair;
+use sigstore_verify::types::{SignatureBytes, pae};
+
+const COMMIT_A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const COMMIT_B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+fn digest(n: u8) -> String {
+    format!("sha256:{}", format!("{n:02x}").repeat(32))
+}
+
+fn b64(bytes: &[u8]) -> String {
+    SignatureBytes::from_bytes(bytes).to_base64()
+}
+
+fn kv(key: &str, value: &str) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue {
+            value: Some(Value::StringValue(value.into())),
+        }),
+        ..Default::default()
+    }
+}
+
+/// A build's span claiming `commit` built `image` in run `run`.
+async fn claim(server: &Server, trace: u8, run: &str, commit: &str, image: &str) {
+    let request = ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans: vec![Span {
+                    trace_id: vec![trace; 16],
+                    span_id: vec![1; 8],
+                    name: "release".into(),
+                    attributes: vec![
+                        kv("cicd.pipeline.run.id", run),
+                        kv("vcs.ref.head.revision", commit),
+                        kv("vcs.repository.url.full", "https://github.com/acme/calc"),
+                        kv("oci.manifest.digest", image),
+                    ],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    let response = reqwest::Client::new()
+        .post(format!("http://{}/v1/traces", server.http))
+        .header("content-type", "application/x-protobuf")
+        .body(request.encode_to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+async fn post_evidence(server: &Server, body: &serde_json::Value) -> (u16, serde_json::Value) {
+    let response = reqwest::Client::new()
+        .post(format!("http://{}/v1/evidence", server.api))
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+/// A key-only cosign attestation layer: SLSA v1 provenance for `image`.
+fn attestation(pair: &KeyPair, image: &str, commit: &str, run: &str) -> serde_json::Value {
+    let statement = serde_json::to_vec(&json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "predicateType": "https://slsa.dev/provenance/v1",
+        "subject": [{"name": "ghcr.io/acme/calc", "digest": {"sha256": image.trim_start_matches("sha256:")}}],
+        "predicate": {
+            "buildDefinition": {
+                "buildType": "https://actions.github.io/buildtypes/workflow/v1",
+                "externalParameters": {"workflow": {"repository": "https://github.com/acme/calc", "ref": "refs/heads/main", "path": ".github/workflows/release.yml"}},
+                "resolvedDependencies": [{"uri": "git+https://github.com/acme/calc@refs/heads/main", "digest": {"gitCommit": commit}}]
+            },
+            "runDetails": {
+                "builder": {"id": "https://github.com/actions/runner"},
+                "metadata": {"invocationId": format!("https://github.com/acme/calc/actions/runs/{run}/attempts/1")}
+            }
+        }
+    }))
+    .unwrap();
+    let payload_type = "application/vnd.in-toto+json";
+    let signature = pair.sign(&pae(payload_type, &statement)).unwrap();
+    let envelope = serde_json::to_vec(&json!({
+        "payloadType": payload_type,
+        "payload": b64(&statement),
+        "signatures": [{"keyid": "", "sig": signature.to_base64()}]
+    }))
+    .unwrap();
+    json!({"payload": b64(&envelope), "signature": ""})
+}
+
+/// A key-only cosign image signature (simple signing) for `image`.
+fn simple_signature(
+    pair: &KeyPair,
+    image: &str,
+    annotations: serde_json::Value,
+) -> (Vec<u8>, String) {
+    let payload = serde_json::to_vec(&json!({
+        "critical": {
+            "identity": {"docker-reference": "ghcr.io/acme/calc"},
+            "image": {"docker-manifest-digest": image},
+            "type": "cosign container image signature"
+        },
+        "optional": annotations
+    }))
+    .unwrap();
+    let signature = pair.sign(&payload).unwrap().to_base64();
+    (payload, signature)
+}
+
+fn policy_file(dir: &std::path::Path, pair: Option<&KeyPair>) -> String {
+    let mut toml = String::new();
+    if let Some(pair) = pair {
+        std::fs::write(
+            dir.join("release.pub"),
+            pair.public_key_der().unwrap().to_pem(),
+        )
+        .unwrap();
+        toml.push_str("[[keys]]\nname = \"release-key\"\npublic_key = \"release.pub\"\n\n");
+    }
+    toml.push_str(
+        "[[identities]]\nissuer = \"https://token.actions.githubusercontent.com\"\n\
+         subject_regex = \"https://github\\\\.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/\\\\.github/workflows/.*@refs/heads/main\"\n",
+    );
+    let path = dir.join("policy.toml");
+    std::fs::write(&path, toml).unwrap();
+    path.display().to_string()
+}
+
+fn audit_query(image: &str) -> String {
+    format!(
+        r#"{{ audit(digest: "{image}") {{ verdict summary signedByTrustedSigner sourceProven claimsCorroborated
+              conflicts {{ kind claimed proven }}
+              signatures {{ verified trusted signer method reason sourceCommit }}
+              chain {{ edges {{ kind support from {{ key }} to {{ key }} proofs {{ origin signature {{ trusted }} }} }} }} }} }}"#
+    )
+}
+
+async fn signatures_prove_contradict_and_are_kept_when_forged(flavor: Flavor) {
+    let db = TestDb::new(flavor).await;
+    let dir = tempfile::tempdir().unwrap();
+    let pair = KeyPair::generate_ecdsa_p256().unwrap();
+    let policy = policy_file(dir.path(), Some(&pair));
+    let server = Server::start_on(&db.url, &["--trust-policy", &policy]);
+
+    // Signed: spans claim commit A in run 100; the attestation proves it.
+    let signed = digest(1);
+    claim(&server, 1, "100", COMMIT_A, &signed).await;
+    let (status, answer) =
+        post_evidence(&server, &attestation(&pair, &signed, COMMIT_A, "100")).await;
+    assert_eq!(status, 200, "{answer}");
+    let result = &answer["results"][0];
+    assert_eq!(result["subject"], signed);
+    assert_eq!(result["verified"], true, "{answer}");
+    assert_eq!(result["trusted"], true);
+    assert_eq!(result["signer"], "release-key");
+    let audit = server.data(&audit_query(&signed)).await["audit"].clone();
+    assert_eq!(audit["verdict"], "TRUSTED", "{audit}");
+    assert_eq!(audit["signedByTrustedSigner"], true);
+    assert_eq!(audit["sourceProven"], true);
+    assert_eq!(audit["claimsCorroborated"], true);
+    assert_eq!(audit["signatures"][0]["method"], "PUBLIC_KEY_NO_LOG");
+    assert_eq!(audit["signatures"][0]["sourceCommit"], COMMIT_A);
+    let edges = audit["chain"]["edges"].as_array().unwrap();
+    let built_by = edges
+        .iter()
+        .find(|e| e["kind"] == "BUILT_BY")
+        .expect("BUILT_BY edge");
+    assert_eq!(built_by["support"], "BOTH", "{built_by}");
+    assert_eq!(built_by["to"]["key"], "100");
+    assert_eq!(built_by["proofs"][0]["origin"], "SLSA_PREDICATE");
+
+    // Contradicted: spans say commit A built run 200; the signed provenance
+    // says commit B. Both are shown, neither picked.
+    let contradicted = digest(2);
+    claim(&server, 2, "200", COMMIT_A, &contradicted).await;
+    let (status, _) =
+        post_evidence(&server, &attestation(&pair, &contradicted, COMMIT_B, "200")).await;
+    assert_eq!(status, 200);
+    let audit = server.data(&audit_query(&contradicted)).await["audit"].clone();
+    assert_eq!(audit["verdict"], "CONTRADICTED", "{audit}");
+    assert_eq!(audit["claimsCorroborated"], false);
+    let conflict = &audit["conflicts"][0];
+    assert_eq!(conflict["kind"], "COMMIT");
+    assert_eq!(conflict["claimed"], json!([COMMIT_A]));
+    assert_eq!(conflict["proven"], json!([COMMIT_B]));
+
+    // Forged: a payload changed after signing. Kept, unverified, no links.
+    let forged = digest(3);
+    claim(&server, 3, "300", COMMIT_A, &forged).await;
+    let (payload, signature) =
+        simple_signature(&pair, &forged, json!({"cicd.pipeline.run.id": "300"}));
+    let mut tampered = payload.clone();
+    let at = tampered.windows(4).position(|w| w == b"acme").unwrap();
+    tampered[at] = b'A';
+    let (status, answer) = post_evidence(
+        &server,
+        &json!({"payload": b64(&tampered), "signature": signature}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["results"][0]["verified"], false, "{answer}");
+    let audit = server.data(&audit_query(&forged)).await["audit"].clone();
+    assert_eq!(audit["verdict"], "FORGED", "{audit}");
+    assert_eq!(audit["signatures"][0]["verified"], false);
+    let edges = audit["chain"]["edges"].as_array().unwrap();
+    // (commit A IN_REPOSITORY acme/calc stays proven: the first digest's
+    // attestation proves it.)
+    for kind in ["BUILT_BY", "FROM_COMMIT", "FROM_REPOSITORY"] {
+        let edge = edges.iter().find(|e| e["kind"] == kind).unwrap();
+        assert_eq!(
+            edge["support"], "CLAIMED",
+            "a forgery proves nothing: {edge}"
+        );
+    }
+
+    // The genuine signature with a build annotation proves the build link.
+    let (status, answer) = post_evidence(
+        &server,
+        &json!({"payload": b64(&payload), "signature": signature}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["results"][0]["verified"], true, "{answer}");
+    let audit = server.data(&audit_query(&forged)).await["audit"].clone();
+    assert_eq!(
+        audit["verdict"], "TRUSTED",
+        "one good signature among bad ones: {audit}"
+    );
+    assert_eq!(
+        audit["signatures"].as_array().unwrap().len(),
+        2,
+        "each signature listed separately"
+    );
+    let edges = audit["chain"]["edges"].as_array().unwrap();
+    let built_by = edges.iter().find(|e| e["kind"] == "BUILT_BY").unwrap();
+    assert_eq!(built_by["support"], "BOTH");
+    assert_eq!(built_by["proofs"][0]["origin"], "ANNOTATION");
+
+    // Unsigned.
+    let unsigned = digest(4);
+    claim(&server, 4, "400", COMMIT_A, &unsigned).await;
+    let audit = server.data(&audit_query(&unsigned)).await["audit"].clone();
+    assert_eq!(audit["verdict"], "UNSIGNED");
+
+    // Malformed evidence: 400, nothing stored.
+    let (status, answer) = post_evidence(&server, &json!({"hello": "world"})).await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty() && !e.contains('\n'))
+    );
+
+    // A policy without the key: restarting re-evaluates what is stored.
+    let mut server = server;
+    assert!(server.terminate().await.success());
+    let policy = policy_file(dir.path(), None);
+    let server = Server::start_on(&db.url, &["--trust-policy", &policy]);
+    let data = server
+        .data(&format!(
+            r#"{{ artifact(digest: "{signed}") {{ signatures {{ verified trusted reason }} }} }}"#
+        ))
+        .await;
+    assert_eq!(
+        data["artifact"]["signatures"][0]["trusted"], false,
+        "{data}"
+    );
+    let audit = server.data(&audit_query(&signed)).await["audit"].clone();
+    assert_ne!(audit["verdict"], "TRUSTED");
+    assert_eq!(audit["sourceProven"], false);
+    server.stop().await;
+    db.cleanup().await;
+}
+
+e2e_tests!(signatures_prove_contradict_and_are_kept_when_forged);
+
+/// A real keyless DSSE bundle from the sigstore-conformance suite: its
+/// certificate and its SLSA predicate name different repositories and
+/// commits, and the audit shows the conflict instead of picking one.
+#[tokio::test]
+async fn a_real_keyless_attestation_whose_certificate_and_predicate_disagree() {
+    let case = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/testdata/sigstore-conformance/bundle-verify/happy-path-intoto-in-dsse-v3/bundle.sigstore.json");
+    let case = std::env::var_os("PROVGRAPH_CONFORMANCE_DIR")
+        .map(|d| {
+            std::path::PathBuf::from(d).join("happy-path-intoto-in-dsse-v3/bundle.sigstore.json")
+        })
+        .unwrap_or(case);
+    let Ok(bundle) = std::fs::read(&case) else {
+        assert!(
+            std::env::var("PROVGRAPH_REQUIRE_CONFORMANCE").as_deref() != Ok("1"),
+            "missing {}",
+            case.display()
+        );
+        println!("SKIPPED: no conformance bundle at {}", case.display());
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy_file(dir.path(), None);
+    let server = Server::start(Flavor::Sqlite, &["--trust-policy", &policy]).await;
+    let bundle: serde_json::Value = serde_json::from_slice(&bundle).unwrap();
+    let (status, answer) = post_evidence(&server, &bundle).await;
+    assert_eq!(status, 200, "{answer}");
+    let result = &answer["results"][0];
+    assert_eq!(result["verified"], true, "{answer}");
+    assert_eq!(
+        result["trusted"], true,
+        "the policy's anchored regex allows the beacon workflow"
+    );
+    assert_eq!(result["method"], "KEYLESS_CERTIFICATE");
+    let subject = result["subject"].as_str().unwrap().to_string();
+    let audit = server.data(&audit_query(&subject)).await["audit"].clone();
+    assert_eq!(audit["verdict"], "CONTRADICTED", "{audit}");
+    let kinds: Vec<&str> = audit["conflicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"COMMIT") && kinds.contains(&"REPOSITORY"),
+        "{kinds:?}"
+    );
+    server.stop().await;
+}
