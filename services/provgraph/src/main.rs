@@ -5,6 +5,7 @@
 //! Architecture invariant: only this crate reads the environment and binds
 //! sockets.
 
+mod import;
 mod serve;
 
 use std::process::ExitCode;
@@ -29,6 +30,11 @@ enum Command {
     /// Verify a Sigstore bundle for an artifact and a signer, offline (the
     /// sigstore-conformance command-line protocol).
     VerifyBundle(provgraph_signatures::VerifyBundleArgs),
+    /// Post evidence files (Sigstore bundles, cosign signature layers) to a
+    /// running server, with progress and a summary.
+    Import(import::ImportArgs),
+    /// Verify every stored signature again against a trust policy.
+    Reverify(import::ReverifyArgs),
     /// Print the GraphQL schema (SDL), as checked in at schema/schema.graphql.
     Schema,
 }
@@ -47,6 +53,8 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Import(args) => import::import(args),
+        Command::Reverify(args) => import::reverify(args),
         Command::Schema => {
             print!("{}", provgraph_api::sdl());
             ExitCode::SUCCESS

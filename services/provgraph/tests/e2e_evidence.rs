@@ -345,3 +345,48 @@ async fn a_real_keyless_attestation_whose_certificate_and_predicate_disagree() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn import_posts_files_with_progress_and_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let pair = KeyPair::generate_ecdsa_p256().unwrap();
+    let policy = policy_file(dir.path(), Some(&pair));
+    let server = Server::start(Flavor::Sqlite, &["--trust-policy", &policy]).await;
+    let image = digest(9);
+    let (payload, signature) = simple_signature(&pair, &image, json!(null));
+    let good = dir.path().join("good.json");
+    std::fs::write(
+        &good,
+        serde_json::to_vec(&json!({"payload": b64(&payload), "signature": signature})).unwrap(),
+    )
+    .unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, b"{\"not\": \"evidence\"}").unwrap();
+    let output = std::process::Command::new(common::binary())
+        .args(["import", "--server", &format!("http://{}", server.api)])
+        .arg(&good)
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "one file failed: {stdout} {stderr}"
+    );
+    assert!(stdout.contains("imported 1 of 2 file(s): 1 trusted, 0 verified but untrusted, 0 not verified; 1 file(s) failed"), "{stdout}");
+    assert!(
+        stderr.contains("[1/2]")
+            && stderr.contains("[2/2]")
+            && stderr.contains("bad.json: FAILED: HTTP 400"),
+        "{stderr}"
+    );
+    let data = server
+        .data(&format!(
+            r#"{{ artifact(digest: "{image}") {{ signatures {{ trusted signer }} }} }}"#
+        ))
+        .await;
+    assert_eq!(data["artifact"]["signatures"][0]["signer"], "release-key");
+    server.stop().await;
+}
