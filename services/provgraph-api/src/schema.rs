@@ -530,10 +530,11 @@ async fn hop(
         .edges(ids, outgoing, kinds, 0, limit)
         .await
         .map_err(store_error)?;
+    let mut seen = std::collections::HashSet::with_capacity(edges.len());
     let mut others: Vec<i64> = Vec::with_capacity(edges.len());
     for edge in edges {
         let other = if outgoing { edge.to_id } else { edge.from_id };
-        if !others.contains(&other) {
+        if seen.insert(other) {
             others.push(other);
         }
     }

@@ -63,23 +63,23 @@ pub fn remap_status<B>(mut response: http::Response<B>) -> http::Response<B> {
         .get("grpc-status")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<i32>().ok());
-    let replacement = match code {
+    match code {
         // OUT_OF_RANGE: "decoded message length too large".
-        Some(11) => Some((
-            "8",
-            "request larger than the receiver's limit (RESOURCE_EXHAUSTED); split it into smaller batches",
-        )),
-        // INTERNAL: tonic's name for undecodable protobuf or compression.
-        Some(13) => Some(("3", "")),
-        _ => None,
-    };
-    if let Some((new_code, message)) = replacement {
-        headers.insert("grpc-status", http::HeaderValue::from_static(new_code));
-        if !message.is_empty() {
-            headers.insert("grpc-message", http::HeaderValue::from_static(
-                "request%20larger%20than%20the%20receiver%27s%20limit%3B%20split%20it%20into%20smaller%20batches",
-            ));
+        Some(11) => {
+            headers.insert("grpc-status", http::HeaderValue::from_static("8"));
+            headers.insert(
+                "grpc-message",
+                http::HeaderValue::from_static(
+                    "request%20larger%20than%20the%20receiver%27s%20limit%3B%20send%20smaller%20batches",
+                ),
+            );
         }
+        // INTERNAL: tonic's name for undecodable protobuf or compression;
+        // its message (already percent-encoded) stays.
+        Some(13) => {
+            headers.insert("grpc-status", http::HeaderValue::from_static("3"));
+        }
+        _ => {}
     }
     response
 }
