@@ -133,6 +133,8 @@ pub enum EdgeKind {
     Signs,
     /// SIGNATURE or ATTESTATION -> IDENTITY: who signed it.
     SignedBy,
+    /// ARTIFACT (platform manifest) -> ARTIFACT (the image index listing it).
+    PartOf,
 }
 
 impl From<ModelEdgeKind> for EdgeKind {
@@ -147,6 +149,7 @@ impl From<ModelEdgeKind> for EdgeKind {
             ModelEdgeKind::Runs => EdgeKind::Runs,
             ModelEdgeKind::Signs => EdgeKind::Signs,
             ModelEdgeKind::SignedBy => EdgeKind::SignedBy,
+            ModelEdgeKind::PartOf => EdgeKind::PartOf,
         }
     }
 }
@@ -462,8 +465,12 @@ impl Edge {
         &self.proofs
     }
 
-    /// Claimed by spans, proven by verified evidence, or both.
+    /// Claimed by spans, proven by verified evidence, or both. PART_OF is
+    /// always PROVEN: the index's digest binds the list of its manifests.
     async fn support(&self, ctx: &Context<'_>) -> Result<Support> {
+        if self.row.kind == ModelEdgeKind::PartOf {
+            return Ok(Support::Proven);
+        }
         let claimed = match &self.evidence {
             Some(evidence) => !evidence.is_empty(),
             None => !api(ctx)
@@ -649,6 +656,34 @@ impl Artifact {
             .await
             .map_err(store_error)?;
         Ok(rows.into_iter().map(Signature::new).collect())
+    }
+
+    /// Image indexes (multi-arch) that list this manifest.
+    async fn indexes(&self, ctx: &Context<'_>) -> Result<Vec<Artifact>> {
+        Ok(hop(ctx, &[self.row.id], true, &[E::PartOf])
+            .await?
+            .into_iter()
+            .map(|row| Artifact { row })
+            .collect())
+    }
+
+    /// The platform manifests this index lists.
+    async fn platforms(&self, ctx: &Context<'_>) -> Result<Vec<Artifact>> {
+        Ok(hop(ctx, &[self.row.id], false, &[E::PartOf])
+            .await?
+            .into_iter()
+            .map(|row| Artifact { row })
+            .collect())
+    }
+
+    /// The platform (`os/arch[/variant]`) an index lists this manifest for.
+    async fn platform(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        let indexes = api(ctx)
+            .store
+            .indexes_of(&self.row.key)
+            .await
+            .map_err(store_error)?;
+        Ok(indexes.into_iter().find_map(|(_, platform, _)| platform))
     }
 
     /// Builds that ran inside this image (it was their builder).
@@ -932,8 +967,13 @@ pub struct Audit {
     /// Every commit spans claim is also proven.
     pub claims_corroborated: bool,
     pub conflicts: Vec<Conflict>,
-    /// Every signature and attestation of the digest, verified or not.
+    /// Every signature and attestation of the digest, verified or not, and
+    /// of the image indexes that list it (see `signature.subject`: cosign
+    /// signs only the index unless told otherwise).
     pub signatures: Vec<Signature>,
+    /// Image indexes listing this digest, whose signatures and lineage
+    /// count for it.
+    pub covered_through_indexes: Vec<String>,
     /// What the digest was made from, each edge with its claims and proofs.
     pub chain: Subgraph,
 }
@@ -1105,14 +1145,19 @@ impl Query {
     async fn audit(&self, ctx: &Context<'_>, digest: String) -> Result<Audit> {
         let digest = normalize(ModelNodeKind::Artifact, &digest)?;
         let api = api(ctx);
-        let signatures: Vec<Signature> = api
+        let indexes: Vec<String> = api
             .store
-            .signatures(&digest)
+            .indexes_of(&digest)
             .await
             .map_err(store_error)?
             .into_iter()
-            .map(Signature::new)
+            .map(|(index, _, _)| index)
             .collect();
+        let mut signatures = Vec::new();
+        for subject in std::iter::once(&digest).chain(indexes.iter()) {
+            let rows = api.store.signatures(subject).await.map_err(store_error)?;
+            signatures.extend(rows.into_iter().map(Signature::new));
+        }
         let node = api
             .store
             .node(ModelNodeKind::Artifact, &digest)
@@ -1128,6 +1173,7 @@ impl Query {
                 claims_corroborated: false,
                 conflicts: Vec::new(),
                 signatures,
+                covered_through_indexes: indexes,
                 chain: Subgraph {
                     nodes: Vec::new(),
                     edges: Vec::new(),
@@ -1135,8 +1181,9 @@ impl Query {
                 },
             });
         };
+        // Platform manifest -> index -> build -> commit -> repository.
         let limits = LineageLimits {
-            max_depth: 3,
+            max_depth: 4,
             max_nodes: api.limits.max_lineage_nodes,
         };
         let sub = api
@@ -1173,7 +1220,13 @@ impl Query {
             })
             .collect();
 
-        let start = [node.id];
+        let mut start = vec![node.id];
+        start.extend(
+            edges
+                .iter()
+                .filter(|e| e.row.kind == E::PartOf && e.row.from_id == node.id)
+                .map(|e| e.row.to_id),
+        );
         let mut conflicts = Vec::new();
         let mut compare = |kind: NodeKind, claimed: &[(i64, String)], proven: &[(i64, String)]| {
             let (claimed, proven) = (keys_of(claimed), keys_of(proven));
@@ -1291,6 +1344,7 @@ impl Query {
             claims_corroborated,
             conflicts,
             signatures,
+            covered_through_indexes: indexes,
             chain: Subgraph {
                 nodes: ordered,
                 edges,

@@ -93,9 +93,22 @@ struct Args {
     /// --server-arg=--max-queued-facts=65536.
     #[arg(long = "server-arg", allow_hyphen_values = true)]
     server_args: Vec<String>,
+    /// PostgreSQL only: run ANALYZE every this many seconds during ingest, as
+    /// autovacuum's auto-analyze would on a server that has it on (0: never).
+    #[arg(long, default_value_t = 0)]
+    pg_analyze_every: u64,
     /// Seconds to wait for the server's ready line.
     #[arg(long, default_value_t = 120)]
     ready_timeout: u64,
+}
+
+/// One round of lineage queries.
+#[derive(Debug)]
+struct QueryRound {
+    /// What state the database was in.
+    label: String,
+    report: query::QueryReport,
+    cpu: cpu::Usage,
 }
 
 /// One shape's run against the real server.
@@ -110,7 +123,6 @@ struct RunResult {
     baseline: Option<SendReport>,
     cpu_baseline: Option<cpu::Usage>,
     cpu_ingest: Option<cpu::Usage>,
-    cpu_queries: Option<cpu::Usage>,
     rss_after_ingest: Option<u64>,
     rss_at_end: Option<u64>,
     peak_rss: Option<u64>,
@@ -118,9 +130,11 @@ struct RunResult {
     db_live: Option<DbSize>,
     db_after_stop: Option<DbSize>,
     tables: Result<Vec<(String, u64)>, String>,
+    /// ANALYZE runs during ingest (--pg-analyze-every): how many, seconds spent.
+    analyze_runs: Option<(u32, f64)>,
     stop: Stopped,
     log_problems: (usize, Vec<String>),
-    queries: Option<query::QueryReport>,
+    queries: Vec<QueryRound>,
     sanity: Option<Result<(), String>>,
     log_path: PathBuf,
 }
@@ -360,6 +374,48 @@ async fn run(args: Args) -> Result<String, String> {
     ))
 }
 
+/// Runs ANALYZE on the database at `url` every `every` seconds until told
+/// to stop; answers how many runs and the seconds they took.
+fn spawn_analyzer(
+    url: String,
+    every: u64,
+) -> (
+    tokio::sync::watch::Sender<bool>,
+    tokio::task::JoinHandle<(u32, f64)>,
+) {
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(async move {
+        let (mut runs, mut secs) = (0u32, 0.0f64);
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(every)) => {}
+                _ = stopped.changed() => break,
+            }
+            let url = url.clone();
+            let t = Instant::now();
+            let done = tokio::task::spawn_blocking(move || {
+                Database::Postgres {
+                    admin_url: String::new(),
+                    url,
+                    name: String::new(),
+                }
+                .analyze()
+            })
+            .await;
+            match done {
+                Ok(Ok(())) => {
+                    runs += 1;
+                    secs += t.elapsed().as_secs_f64();
+                }
+                Ok(Err(e)) => eprintln!("   ANALYZE during ingest failed: {e}"),
+                Err(e) => eprintln!("   ANALYZE task failed: {e}"),
+            }
+        }
+        (runs, secs)
+    });
+    (stop, task)
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn run_shape(
     args: &Args,
@@ -406,7 +462,6 @@ async fn run_shape(
         baseline: None,
         cpu_baseline: None,
         cpu_ingest: None,
-        cpu_queries: None,
         rss_after_ingest: None,
         rss_at_end: None,
         peak_rss: None,
@@ -414,9 +469,10 @@ async fn run_shape(
         db_live: None,
         db_after_stop: None,
         tables: Err("not measured".into()),
+        analyze_runs: None,
         stop: Stopped::default(),
         log_problems: (0, Vec::new()),
-        queries: None,
+        queries: Vec::new(),
         sanity: None,
     };
     // The empty database (after migrations), so per-build growth excludes it.
@@ -426,9 +482,22 @@ async fn run_shape(
         "spans",
         w.spans,
     );
+    let analyzer = match db {
+        Database::Postgres { url, .. } if args.pg_analyze_every > 0 => {
+            Some(spawn_analyzer(url.clone(), args.pg_analyze_every))
+        }
+        _ => None,
+    };
     let before = cpu::Snapshot::take(Some(server.pid));
-    result.ingest = send::send_all(target, requests, options, Arc::clone(progress)).await?;
+    let ingest = send::send_all(target, requests, options, Arc::clone(progress)).await;
     result.cpu_ingest = Some(before.usage(&cpu::Snapshot::take(Some(server.pid))));
+    if let Some((stop, task)) = analyzer {
+        let _ = stop.send(true);
+        if let Ok((runs, secs)) = task.await {
+            result.analyze_runs = Some((runs, secs));
+        }
+    }
+    result.ingest = ingest?;
     eprintln!(
         "   {} spans/s, {} builds/s ({} spans in {:.1} s), {} retries, {} failed",
         rate(result.ingest.spans_per_second()),
@@ -453,23 +522,49 @@ async fn run_shape(
         ));
     }
     if w.shape == "adversarial" && args.query_seconds > 0.0 {
-        progress.phase(
-            format!("lineage queries on provgraph/{}", db.kind()),
-            "queries",
-            0,
-        );
-        let before = cpu::Snapshot::take(Some(server.pid));
-        let report = query::run(
-            server.api,
-            keys,
-            w.builds,
-            args.query_clients,
-            args.query_seconds,
-            Arc::clone(progress),
-        )
-        .await?;
-        result.cpu_queries = Some(before.usage(&cpu::Snapshot::take(Some(server.pid))));
-        result.queries = Some(report);
+        // PostgreSQL: once as ingested, then again after ANALYZE, because
+        // the plans differ when the server's autovacuum has not (or cannot)
+        // gather statistics yet.
+        let mut rounds = vec![match db {
+            Database::Postgres { .. } if args.pg_analyze_every > 0 => format!(
+                "as ingested, ANALYZE every {} s during ingest (server autovacuum: {})",
+                args.pg_analyze_every,
+                db.autovacuum().unwrap_or_else(|e| e)
+            ),
+            Database::Postgres { .. } => format!(
+                "as ingested, no ANALYZE yet (server autovacuum: {})",
+                db.autovacuum().unwrap_or_else(|e| e)
+            ),
+            Database::Sqlite { .. } => "as ingested".to_string(),
+        }];
+        if matches!(db, Database::Postgres { .. }) {
+            rounds.push("after ANALYZE".to_string());
+        }
+        for (n, label) in rounds.into_iter().enumerate() {
+            if n > 0 {
+                let t = Instant::now();
+                eprintln!("== ANALYZE");
+                db.analyze()?;
+                eprintln!("   took {:.1} s", t.elapsed().as_secs_f64());
+            }
+            progress.phase(
+                format!("lineage queries on provgraph/{}, {label}", db.kind()),
+                "queries",
+                0,
+            );
+            let before = cpu::Snapshot::take(Some(server.pid));
+            let report = query::run(
+                server.api,
+                keys,
+                w.builds,
+                args.query_clients,
+                args.query_seconds,
+                Arc::clone(progress),
+            )
+            .await?;
+            let cpu = before.usage(&cpu::Snapshot::take(Some(server.pid)));
+            result.queries.push(QueryRound { label, report, cpu });
+        }
     } else if w.shape == "realistic" {
         let q = format!(
             "{{ lineage(kind: ARTIFACT, key: \"{}\", direction: UPSTREAM) {{ nodes {{ kind key }} }} }}",
@@ -576,10 +671,13 @@ fn render(
         );
     }
     for r in results {
-        if let Some(q) = &r.queries {
+        for QueryRound {
+            label, report: q, ..
+        } in &r.queries
+        {
             let _ = writeln!(
                 o,
-                "\n### Lineage over GraphQL ({} clients, {:.0} s, graph of {} {} builds)\n",
+                "\n### Lineage over GraphQL ({} clients, {:.0} s, graph of {} {} builds; {label})\n",
                 args.query_clients,
                 q.elapsed.as_secs_f64(),
                 int(r.builds),
@@ -719,8 +817,13 @@ fn render(
         if let Some(u) = &r.cpu_ingest {
             let _ = writeln!(o, "| ingest, {} | {} |", r.shape, u.describe(pg));
         }
-        if let Some(u) = &r.cpu_queries {
-            let _ = writeln!(o, "| lineage queries | {} |", u.describe(pg));
+        for round in &r.queries {
+            let _ = writeln!(
+                o,
+                "| lineage queries, {} | {} |",
+                round.label,
+                round.cpu.describe(pg)
+            );
         }
     }
     let mut notes = Vec::new();
@@ -739,9 +842,9 @@ fn render(
         for m in &r.ingest.messages {
             notes.push(format!("ingest {}: {m}", r.shape));
         }
-        if let Some(q) = &r.queries {
-            for m in &q.messages {
-                notes.push(format!("queries: {m}"));
+        for round in &r.queries {
+            for m in &round.report.messages {
+                notes.push(format!("queries, {}: {m}", round.label));
             }
         }
         match &r.sanity {
@@ -751,6 +854,12 @@ fn render(
             )),
             Some(Err(e)) => notes.push(format!("{}: sanity lineage query FAILED: {e}", r.shape)),
             None => {}
+        }
+        if let Some((runs, secs)) = r.analyze_runs {
+            notes.push(format!(
+                "ingest {}: ANALYZE ran {runs} times during ingest (--pg-analyze-every {}), {secs:.1} s in all",
+                r.shape, args.pg_analyze_every
+            ));
         }
         for line in &r.log_problems.1 {
             notes.push(format!("server log ({}): {line}", r.shape));

@@ -175,6 +175,22 @@ impl Database {
             .collect())
     }
 
+    /// PostgreSQL: runs ANALYZE on the whole database. SQLite: nothing.
+    pub fn analyze(&self) -> Result<(), String> {
+        match self {
+            Database::Sqlite { .. } => Ok(()),
+            Database::Postgres { url, .. } => psql(url, "ANALYZE").map(|_| ()),
+        }
+    }
+
+    /// PostgreSQL: the server's `autovacuum` setting.
+    pub fn autovacuum(&self) -> Result<String, String> {
+        match self {
+            Database::Sqlite { .. } => Ok("n/a".to_string()),
+            Database::Postgres { url, .. } => psql(url, "SHOW autovacuum"),
+        }
+    }
+
     /// Removes the database.
     pub fn drop_it(&self) -> Result<(), String> {
         match self {

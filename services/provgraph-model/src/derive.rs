@@ -37,10 +37,14 @@ pub enum EdgeKind {
     Signs,
     /// SIGNATURE or ATTESTATION -> IDENTITY: who signed it.
     SignedBy,
+    /// ARTIFACT (a platform manifest) -> ARTIFACT (the image index listing
+    /// it): the index was made from its platform manifests, and what was
+    /// claimed or proven for the index covers them.
+    PartOf,
 }
 
 impl EdgeKind {
-    pub const ALL: [EdgeKind; 9] = [
+    pub const ALL: [EdgeKind; 10] = [
         EdgeKind::BuiltBy,
         EdgeKind::FromCommit,
         EdgeKind::FromRepository,
@@ -50,6 +54,7 @@ impl EdgeKind {
         EdgeKind::Runs,
         EdgeKind::Signs,
         EdgeKind::SignedBy,
+        EdgeKind::PartOf,
     ];
 
     pub fn code(self) -> i16 {
@@ -63,6 +68,7 @@ impl EdgeKind {
             EdgeKind::Runs => 7,
             EdgeKind::Signs => 8,
             EdgeKind::SignedBy => 9,
+            EdgeKind::PartOf => 10,
         }
     }
 
@@ -81,6 +87,7 @@ impl EdgeKind {
             EdgeKind::Runs => "RUNS",
             EdgeKind::Signs => "SIGNS",
             EdgeKind::SignedBy => "SIGNED_BY",
+            EdgeKind::PartOf => "PART_OF",
         }
     }
 }

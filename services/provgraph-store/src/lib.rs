@@ -406,6 +406,30 @@ impl Store {
         }
     }
 
+    /// Records that image index `index` lists `members` (digest, platform
+    /// such as `linux/arm64`), read from `source` (a registry URL).
+    pub async fn write_index(
+        &self,
+        index: &str,
+        members: &[(String, Option<String>)],
+        source: &str,
+    ) -> Result<(), StoreError> {
+        let now = now_millis();
+        match &self.backend {
+            Backend::Sqlite { write, .. } => {
+                let mut tx = write.begin_with("BEGIN IMMEDIATE").await?;
+                backend::sqlite::write_index(&mut tx, index, members, source, now).await?;
+                tx.commit().await?;
+            }
+            Backend::Postgres { pool } => {
+                let mut tx = pool.begin().await?;
+                backend::postgres::write_index(&mut tx, index, members, source, now).await?;
+                tx.commit().await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Every node, edge, piece of evidence and attribute, by key.
     pub async fn snapshot(&self) -> Result<Snapshot, StoreError> {
         Ok(match &self.backend {
@@ -527,6 +551,14 @@ impl Store {
     /// Every stored evidence body: (evidence id, a subject it named, body).
     pub async fn evidence_bodies(&self) -> Result<Vec<(String, String, String)>, StoreError> {
         Ok(read!(self, |conn| evidence_bodies(conn)))
+    }
+
+    /// The image indexes that list `digest`: (index digest, platform, source).
+    pub async fn indexes_of(
+        &self,
+        digest: &str,
+    ) -> Result<Vec<(String, Option<String>, String)>, StoreError> {
+        Ok(read!(self, |conn| indexes_of(conn, digest)))
     }
 
     /// Who asserted the edges.

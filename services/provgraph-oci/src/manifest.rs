@@ -1,0 +1,300 @@
+//! OCI and Docker manifests, image indexes and descriptors: the fields
+//! discovery reads, parsed leniently (unknown fields ignored) but with the
+//! required ones required.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::error::one_line;
+use crate::reference::parse_digest;
+
+/// Media types and annotation keys discovery knows.
+pub mod media_types {
+    /// OCI image manifest.
+    pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+    /// OCI image index (also the referrers API's answer).
+    pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+    /// Docker image manifest, schema 2.
+    pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+    /// Docker manifest list (multi-arch), schema 2.
+    pub const DOCKER_MANIFEST_LIST: &str =
+        "application/vnd.docker.distribution.manifest.list.v2+json";
+    /// The `Accept` header sent for manifests.
+    pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json";
+    /// A DSSE envelope: the layer of a cosign attestation.
+    pub const DSSE_ENVELOPE: &str = "application/vnd.dsse.envelope.v1+json";
+    /// Prefix of Sigstore bundle artifact types
+    /// (`application/vnd.dev.sigstore.bundle.v0.3+json`, ...).
+    pub const SIGSTORE_BUNDLE_PREFIX: &str = "application/vnd.dev.sigstore.bundle";
+    /// The Sigstore bundle v0.3 artifact type cosign writes.
+    pub const SIGSTORE_BUNDLE_V03: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+    /// Layer annotation: base64 signature over the layer blob.
+    pub const ANNOTATION_SIGNATURE: &str = "dev.cosignproject.cosign/signature";
+    /// Layer annotation: PEM signing certificate (keyless).
+    pub const ANNOTATION_CERTIFICATE: &str = "dev.sigstore.cosign/certificate";
+    /// Layer annotation: PEM certificate chain.
+    pub const ANNOTATION_CHAIN: &str = "dev.sigstore.cosign/chain";
+    /// Layer annotation: the Rekor bundle, as a JSON string.
+    pub const ANNOTATION_BUNDLE: &str = "dev.sigstore.cosign/bundle";
+}
+
+/// A content descriptor.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Descriptor {
+    #[serde(default)]
+    pub media_type: Option<String>,
+    pub digest: String,
+    pub size: u64,
+    #[serde(default)]
+    pub annotations: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub artifact_type: Option<String>,
+    #[serde(default)]
+    pub platform: Option<Platform>,
+}
+
+impl Descriptor {
+    /// The annotation `key`, if present.
+    pub fn annotation(&self, key: &str) -> Option<&str> {
+        self.annotations
+            .as_ref()
+            .and_then(|a| a.get(key))
+            .map(String::as_str)
+    }
+
+    /// The descriptor's digest, canonical, when it is a SHA-256 digest.
+    pub fn sha256(&self) -> Option<String> {
+        parse_digest(&self.digest).ok()
+    }
+}
+
+/// An index entry's platform.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Platform {
+    #[serde(default)]
+    pub architecture: String,
+    #[serde(default)]
+    pub os: String,
+    #[serde(default)]
+    pub variant: Option<String>,
+}
+
+impl Platform {
+    /// `os/arch[/variant]`, or `None` when os or architecture is empty.
+    pub fn label(&self) -> Option<String> {
+        if self.os.is_empty() || self.architecture.is_empty() {
+            return None;
+        }
+        Some(match self.variant.as_deref().filter(|v| !v.is_empty()) {
+            Some(variant) => format!("{}/{}/{variant}", self.os, self.architecture),
+            None => format!("{}/{}", self.os, self.architecture),
+        })
+    }
+}
+
+/// What a manifest document is.
+#[derive(Debug, Clone)]
+pub(crate) enum Document {
+    /// An image manifest (OCI or Docker schema 2).
+    Manifest(Manifest),
+    /// An image index (OCI) or manifest list (Docker).
+    Index(Index),
+}
+
+impl Document {
+    /// What kind of document this is, for messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Manifest(_) => "an image manifest",
+            Self::Index(_) => "an image index",
+        }
+    }
+}
+
+/// An image manifest.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Manifest {
+    pub layers: Vec<Descriptor>,
+    #[serde(default)]
+    pub subject: Option<Descriptor>,
+}
+
+/// An image index.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Index {
+    pub manifests: Vec<Descriptor>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Head {
+    #[serde(default)]
+    schema_version: Option<i64>,
+    #[serde(default)]
+    media_type: Option<String>,
+    #[serde(default)]
+    layers: Option<serde_json::Value>,
+    #[serde(default)]
+    manifests: Option<serde_json::Value>,
+}
+
+/// Parses a manifest or index from its bytes; `content_type` is the
+/// registry's `Content-Type` (parameters ignored), which wins over the
+/// document's own `mediaType` when it names a known type. Errors are one
+/// line, without the URL.
+pub(crate) fn parse_document(bytes: &[u8], content_type: Option<&str>) -> Result<Document, String> {
+    use media_types::*;
+    let head: Head = serde_json::from_slice(bytes)
+        .map_err(|e| one_line(&format!("not a JSON manifest: {e}")))?;
+    if let Some(version) = head.schema_version
+        && version != 2
+    {
+        return Err(format!(
+            "manifest schemaVersion {version} is not supported (expected 2)"
+        ));
+    }
+    let known = |t: &str| {
+        matches!(
+            t,
+            OCI_MANIFEST | OCI_INDEX | DOCKER_MANIFEST | DOCKER_MANIFEST_LIST
+        )
+    };
+    let content_type = content_type
+        .map(|t| t.split(';').next().unwrap_or("").trim())
+        .filter(|t| known(t));
+    let media_type = content_type.or(head.media_type.as_deref().filter(|t| known(t)));
+    let is_index = match media_type {
+        Some(OCI_INDEX | DOCKER_MANIFEST_LIST) => true,
+        Some(_) => false,
+        None => match (&head.manifests, &head.layers) {
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            _ => {
+                return Err(
+                    "neither an image manifest (layers) nor an image index (manifests)".into(),
+                );
+            }
+        },
+    };
+    if is_index {
+        serde_json::from_slice::<Index>(bytes)
+            .map(Document::Index)
+            .map_err(|e| one_line(&format!("invalid image index: {e}")))
+    } else {
+        serde_json::from_slice::<Manifest>(bytes)
+            .map(Document::Manifest)
+            .map_err(|e| one_line(&format!("invalid image manifest: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn bytes(value: serde_json::Value) -> Vec<u8> {
+        serde_json::to_vec(&value).expect("json")
+    }
+
+    fn digest() -> String {
+        format!("sha256:{}", "ab".repeat(32))
+    }
+
+    #[test]
+    fn manifests_and_indexes() {
+        let manifest = bytes(json!({
+            "schemaVersion": 2,
+            "mediaType": media_types::OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest(), "size": 2},
+            "layers": [{"mediaType": "x", "digest": digest(), "size": 3, "annotations": {"a": "b"}}],
+            "subject": {"mediaType": media_types::OCI_MANIFEST, "digest": digest(), "size": 4},
+        }));
+        let Ok(Document::Manifest(parsed)) = parse_document(&manifest, None) else {
+            panic!("a manifest");
+        };
+        assert_eq!(parsed.layers.len(), 1);
+        assert_eq!(parsed.layers[0].annotation("a"), Some("b"));
+        assert_eq!(parsed.layers[0].sha256(), Some(digest()));
+        assert_eq!(parsed.subject.map(|s| s.digest), Some(digest()));
+
+        // The Content-Type header decides over the body.
+        let index = bytes(json!({
+            "schemaVersion": 2,
+            "manifests": [{"mediaType": media_types::OCI_MANIFEST, "digest": digest(), "size": 5,
+                           "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}}],
+        }));
+        let Ok(Document::Index(parsed)) = parse_document(
+            &index,
+            Some("application/vnd.oci.image.index.v1+json; charset=utf-8"),
+        ) else {
+            panic!("an index");
+        };
+        let platform = parsed.manifests[0]
+            .platform
+            .as_ref()
+            .and_then(Platform::label);
+        assert_eq!(platform.as_deref(), Some("linux/arm64/v8"));
+        // Without any media type the shape decides.
+        assert!(matches!(
+            parse_document(&index, Some("application/octet-stream")),
+            Ok(Document::Index(_))
+        ));
+    }
+
+    #[test]
+    fn malformed_documents_are_refused() {
+        let cases = [
+            (b"not json".to_vec(), "not a JSON manifest"),
+            (bytes(json!([1, 2])), "not a JSON manifest"),
+            (
+                bytes(json!({"schemaVersion": 1, "fsLayers": []})),
+                "schemaVersion 1",
+            ),
+            (bytes(json!({"schemaVersion": 2})), "neither"),
+            (
+                bytes(
+                    json!({"mediaType": media_types::OCI_MANIFEST, "layers": [{"digest": digest()}]}),
+                ),
+                "invalid image manifest",
+            ),
+            (
+                bytes(
+                    json!({"mediaType": media_types::OCI_INDEX, "manifests": [{"digest": digest(), "size": -1}]}),
+                ),
+                "invalid image index",
+            ),
+            (
+                bytes(json!({"mediaType": media_types::OCI_INDEX, "layers": []})),
+                "invalid image index",
+            ),
+        ];
+        for (body, expected) in cases {
+            let error = parse_document(&body, None).expect_err(expected);
+            assert!(error.contains(expected), "{error}");
+            assert!(!error.contains('\n'), "{error}");
+        }
+    }
+
+    #[test]
+    fn platform_labels() {
+        let platform = |os: &str, architecture: &str, variant: Option<&str>| Platform {
+            os: os.into(),
+            architecture: architecture.into(),
+            variant: variant.map(str::to_string),
+        };
+        assert_eq!(
+            platform("linux", "amd64", None).label().as_deref(),
+            Some("linux/amd64")
+        );
+        assert_eq!(
+            platform("linux", "arm", Some("")).label().as_deref(),
+            Some("linux/arm")
+        );
+        assert_eq!(platform("", "amd64", None).label(), None);
+        assert_eq!(platform("linux", "", Some("v7")).label(), None);
+    }
+}
