@@ -283,3 +283,88 @@ pub(crate) async fn post_evidence(
         }
     }
 }
+
+/// Largest image index accepted by `POST /v1/index`, in bytes.
+pub const MAX_INDEX_BYTES: usize = 4 * 1024 * 1024;
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct IndexQuery {
+    digest: Option<String>,
+    source: Option<String>,
+}
+
+/// Reads an image index (OCI index or Docker manifest list) whose bytes hash
+/// to `digest`: the digest binds the list, so the membership is proven by
+/// content addressing, whoever posts it.
+pub fn parse_index(body: &[u8], digest: &str) -> Result<Vec<(String, Option<String>)>, String> {
+    use sha2::Digest;
+    let digest = provgraph_model::keys::normalize_digest(digest).map_err(|err| err.to_string())?;
+    let actual = format!("sha256:{}", hex::encode(sha2::Sha256::digest(body)));
+    if actual != digest {
+        return Err(format!(
+            "the body hashes to {actual}, not {digest}: post the index manifest's exact bytes"
+        ));
+    }
+    let index: serde_json::Value =
+        serde_json::from_slice(body).map_err(|err| format!("the index is not JSON: {err}"))?;
+    let manifests = index
+        .get("manifests")
+        .and_then(|m| m.as_array())
+        .ok_or("not an image index: no \"manifests\" list")?;
+    let mut members = Vec::with_capacity(manifests.len());
+    for (at, manifest) in manifests.iter().enumerate() {
+        let member = manifest
+            .get("digest")
+            .and_then(|d| d.as_str())
+            .ok_or(format!("manifests[{at}] has no digest"))?;
+        let member = provgraph_model::keys::normalize_digest(member)
+            .map_err(|err| format!("manifests[{at}]: {err}"))?;
+        let platform = manifest.get("platform").and_then(|p| {
+            let os = p.get("os")?.as_str()?;
+            let arch = p.get("architecture")?.as_str()?;
+            Some(match p.get("variant").and_then(|v| v.as_str()) {
+                Some(variant) => format!("{os}/{arch}/{variant}"),
+                None => format!("{os}/{arch}"),
+            })
+        });
+        members.push((member, platform));
+    }
+    Ok(members)
+}
+
+pub(crate) async fn post_index(
+    State(state): State<EvidenceState>,
+    Query(query): Query<IndexQuery>,
+    body: Bytes,
+) -> Response {
+    let Some(digest) = query.digest else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({"error": "?digest=sha256:<hex> names the index"})),
+        )
+            .into_response();
+    };
+    let members = match parse_index(&body, &digest) {
+        Ok(members) => members,
+        Err(message) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(serde_json::json!({ "error": message })),
+            )
+                .into_response();
+        }
+    };
+    let digest = digest.to_ascii_lowercase();
+    let source = query.source.unwrap_or_else(|| "posted".to_string());
+    match state.store.write_index(&digest, &members, &source).await {
+        Ok(()) => Json(serde_json::json!({
+            "index": digest,
+            "manifests": members.iter().map(|(d, p)| serde_json::json!({"digest": d, "platform": p})).collect::<Vec<_>>(),
+        }))
+        .into_response(),
+        Err(err) => {
+            let status = if err.is_retryable() { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::INTERNAL_SERVER_ERROR };
+            (status, Json(serde_json::json!({ "error": err.to_string() }))).into_response()
+        }
+    }
+}

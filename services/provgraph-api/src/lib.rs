@@ -76,6 +76,7 @@ pub fn router(store: Store, limits: ApiLimits, policy: Arc<TrustPolicy>) -> Rout
     };
     let evidence = Router::new()
         .route("/v1/evidence", post(evidence::post_evidence))
+        .route("/v1/index", post(evidence::post_index))
         .layer(DefaultBodyLimit::max(evidence::MAX_EVIDENCE_BYTES))
         .with_state(evidence::EvidenceState { store, policy });
     Router::new()

@@ -37,6 +37,8 @@
 //! anonymous pulls) are not implemented: a 401 or 403 is
 //! [`OciError::Unauthorized`].
 
+#![warn(missing_docs)]
+
 mod discover;
 mod error;
 mod manifest;

@@ -238,7 +238,12 @@ impl Pusher {
 
     /// An image: config and layer blobs and an OCI manifest, pushed by
     /// digest. Returns the manifest's bytes and digest.
-    async fn image(&self, os: &str, architecture: &str, variant: Option<&str>) -> (Vec<u8>, String) {
+    async fn image(
+        &self,
+        os: &str,
+        architecture: &str,
+        variant: Option<&str>,
+    ) -> (Vec<u8>, String) {
         let layer = format!("layer of calc for {os}/{architecture}").into_bytes();
         let config = to_bytes(&json!({
             "architecture": architecture, "os": os, "variant": variant,
@@ -253,7 +258,11 @@ impl Pusher {
             "layers": [descriptor("application/vnd.oci.image.layer.v1.tar", &layer)],
         });
         let digest = self
-            .manifest(&sha256(&to_bytes(&manifest)), media_types::OCI_MANIFEST, &manifest)
+            .manifest(
+                &sha256(&to_bytes(&manifest)),
+                media_types::OCI_MANIFEST,
+                &manifest,
+            )
             .await;
         (to_bytes(&manifest), digest)
     }
@@ -370,8 +379,15 @@ async fn discovers_signatures_attestations_and_referrers_in_a_real_registry() {
     let keyless_payload = simple_signing(&image, "keyless");
     let keyed_payload = simple_signing(&image, "keyed");
     let unsigned_payload = simple_signing(&image, "unsigned");
-    let sig_config = to_bytes(&json!({"architecture": "", "os": "", "rootfs": {"type": "layers", "diff_ids": []}}));
-    for blob in [&keyless_payload, &keyed_payload, &unsigned_payload, &sig_config] {
+    let sig_config = to_bytes(
+        &json!({"architecture": "", "os": "", "rootfs": {"type": "layers", "diff_ids": []}}),
+    );
+    for blob in [
+        &keyless_payload,
+        &keyed_payload,
+        &unsigned_payload,
+        &sig_config,
+    ] {
         push.blob(blob).await;
     }
     let simple_signing_type = "application/vnd.dev.cosign.simplesigning.v1+json";
@@ -468,13 +484,20 @@ async fn discovers_signatures_attestations_and_referrers_in_a_real_registry() {
              "size": to_bytes(&sbom_referrer).len(), "artifactType": "application/spdx+json"},
         ],
     });
-    push.manifest(&format!("sha256-{hex}"), media_types::OCI_INDEX, &referrers_tag)
-        .await;
+    push.manifest(
+        &format!("sha256-{hex}"),
+        media_types::OCI_INDEX,
+        &referrers_tag,
+    )
+    .await;
 
     // Discovery.
     let registry = Registry::new(&process.base).expect("registry");
     let found = registry
-        .discover(REPOSITORY, &image.to_uppercase().replace("SHA256:", "sha256:"))
+        .discover(
+            REPOSITORY,
+            &image.to_uppercase().replace("SHA256:", "sha256:"),
+        )
         .await
         .unwrap_or_else(|e| panic!("discover: {e}\nregistry log:\n{}", process.log()));
     println!("notes: {:#?}", found.notes);
@@ -516,7 +539,8 @@ async fn discovers_signatures_attestations_and_referrers_in_a_real_registry() {
     );
     parses_as(keyed, &image, EvidenceFormat::CosignSignatureLayer);
     assert!(
-        has_note(&found, &format!("{sig_tag} layer 2")) && has_note(&found, "no dev.cosignproject.cosign/signature annotation"),
+        has_note(&found, &format!("{sig_tag} layer 2"))
+            && has_note(&found, "no dev.cosignproject.cosign/signature annotation"),
         "{:?}",
         found.notes
     );
@@ -546,19 +570,28 @@ async fn discovers_signatures_attestations_and_referrers_in_a_real_registry() {
     assert_eq!(referred.body, bundle);
     parses_as(referred, &image, EvidenceFormat::SigstoreBundle);
     assert!(
-        has_note(&found, "does not implement the referrers API: read the referrers tag"),
+        has_note(
+            &found,
+            "does not implement the referrers API: read the referrers tag"
+        ),
         "{:?}",
         found.notes
     );
     assert!(
-        has_note(&found, "1 referrer(s) that are not Sigstore bundles skipped (artifact types: application/spdx+json)"),
+        has_note(
+            &found,
+            "1 referrer(s) that are not Sigstore bundles skipped (artifact types: application/spdx+json)"
+        ),
         "{:?}",
         found.notes
     );
     assert_eq!(found.notes.len(), 3, "{:?}", found.notes);
 
     // An image with nothing: notes, no error.
-    let nothing = registry.discover(REPOSITORY, &arm64).await.expect("discover");
+    let nothing = registry
+        .discover(REPOSITORY, &arm64)
+        .await
+        .expect("discover");
     assert!(nothing.evidence.is_empty());
     let arm_hex = hex_of(&arm64);
     assert_eq!(
@@ -572,7 +605,10 @@ async fn discovers_signatures_attestations_and_referrers_in_a_real_registry() {
         ]
     );
     // A repository the registry does not know is no different.
-    let unknown = registry.discover("acme/nothing", &image).await.expect("discover");
+    let unknown = registry
+        .discover("acme/nothing", &image)
+        .await
+        .expect("discover");
     assert!(unknown.evidence.is_empty() && unknown.notes.len() == 3);
 
     // A `.sig` manifest whose layer names an existing blob with the wrong
@@ -599,7 +635,13 @@ async fn discovers_signatures_attestations_and_referrers_in_a_real_registry() {
             if *expected == keyed_payload.len() as u64 - 1 && *actual == keyed_payload.len() as u64),
         "{error}"
     );
-    assert!(error.to_string().contains(&format!("/v2/{REPOSITORY}/blobs/{}", sha256(&keyed_payload))), "{error}");
+    assert!(
+        error.to_string().contains(&format!(
+            "/v2/{REPOSITORY}/blobs/{}",
+            sha256(&keyed_payload)
+        )),
+        "{error}"
+    );
 
     // The multi-arch index lists its platforms; an image is no index.
     assert_eq!(
@@ -621,7 +663,10 @@ async fn discovers_signatures_attestations_and_referrers_in_a_real_registry() {
         ])
     );
     assert_eq!(
-        registry.index_manifests(REPOSITORY, &amd64).await.expect("image"),
+        registry
+            .index_manifests(REPOSITORY, &amd64)
+            .await
+            .expect("image"),
         None
     );
     let missing = format!("sha256:{}", "0f".repeat(32));
@@ -683,8 +728,9 @@ fn hostile_registry(routes: HashMap<String, Route>) -> String {
                     status: 404,
                     content_type: "application/json",
                     headers: Vec::new(),
-                    body: br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#
-                        .to_vec(),
+                    body:
+                        br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#
+                            .to_vec(),
                 });
                 let mut head = format!(
                     "HTTP/1.1 {} X\r\ncontent-type: {}\r\ncontent-length: {}\r\nconnection: close\r\n",
@@ -724,7 +770,8 @@ async fn a_swapped_blob_is_refused() {
     assert_eq!(forged.len(), payload.len());
     let mut layer = descriptor("application/vnd.dev.cosign.simplesigning.v1+json", &payload);
     layer["annotations"] = json!({media_types::ANNOTATION_SIGNATURE: b64(b"sig")});
-    let manifest = json!({"schemaVersion": 2, "mediaType": media_types::OCI_MANIFEST, "layers": [layer]});
+    let manifest =
+        json!({"schemaVersion": 2, "mediaType": media_types::OCI_MANIFEST, "layers": [layer]});
     let mut routes = HashMap::new();
     routes.insert(
         format!("/v2/{REPOSITORY}/manifests/sha256-{hex}.sig"),
@@ -766,7 +813,10 @@ async fn a_swapped_blob_is_refused() {
     lying
         .headers
         .push(("docker-content-digest".into(), sha256(b"another manifest")));
-    routes.insert(format!("/v2/{REPOSITORY}/manifests/sha256-{hex}.sig"), lying);
+    routes.insert(
+        format!("/v2/{REPOSITORY}/manifests/sha256-{hex}.sig"),
+        lying,
+    );
     let base = hostile_registry(routes);
     let error = Registry::new(&base)
         .expect("registry")
@@ -804,7 +854,10 @@ async fn hostile_answers_are_clear_errors() {
     let error = discover(HashMap::from([(sig.clone(), route)]))
         .await
         .expect_err("401");
-    assert!(matches!(error, OciError::Unauthorized { status: 401, .. }), "{error}");
+    assert!(
+        matches!(error, OciError::Unauthorized { status: 401, .. }),
+        "{error}"
+    );
 
     // A server error keeps the registry's code and message, on one line.
     let mut route = Route::ok(
@@ -816,7 +869,9 @@ async fn hostile_answers_are_clear_errors() {
         .await
         .expect_err("500");
     assert!(
-        error.to_string().ends_with("registry answered HTTP 500: UNKNOWN: disk full"),
+        error
+            .to_string()
+            .ends_with("registry answered HTTP 500: UNKNOWN: disk full"),
         "{error}"
     );
 
@@ -900,7 +955,9 @@ async fn referrers_api_with_pages() {
         referrers.push((digest, entry));
     }
     let page = |entries: Vec<Value>| {
-        to_bytes(&json!({"schemaVersion": 2, "mediaType": media_types::OCI_INDEX, "manifests": entries}))
+        to_bytes(
+            &json!({"schemaVersion": 2, "mediaType": media_types::OCI_INDEX, "manifests": entries}),
+        )
     };
     let first = format!("/v2/{REPOSITORY}/referrers/{image}");
     let second = format!("{first}?n=1&last=x");
@@ -948,7 +1005,14 @@ async fn referrers_api_with_pages() {
     }
     assert!(!has_note(&found, "does not implement"), "{:?}", found.notes);
     assert!(
-        has_note(&found, &format!("referrer {} names subject {}", referrers[2].0, sha256(b"another image"))),
+        has_note(
+            &found,
+            &format!(
+                "referrer {} names subject {}",
+                referrers[2].0,
+                sha256(b"another image")
+            )
+        ),
         "{:?}",
         found.notes
     );

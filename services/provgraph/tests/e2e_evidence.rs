@@ -294,8 +294,6 @@ async fn signatures_prove_contradict_and_are_kept_when_forged(flavor: Flavor) {
     db.cleanup().await;
 }
 
-e2e_tests!(signatures_prove_contradict_and_are_kept_when_forged);
-
 /// A real keyless DSSE bundle from the sigstore-conformance suite: its
 /// certificate and its SLSA predicate name different repositories and
 /// commits, and the audit shows the conflict instead of picking one.
@@ -390,3 +388,92 @@ async fn import_posts_files_with_progress_and_a_summary() {
     assert_eq!(data["artifact"]["signatures"][0]["signer"], "release-key");
     server.stop().await;
 }
+
+async fn post_index(server: &Server, body: &[u8], digest: &str) -> (u16, serde_json::Value) {
+    let response = reqwest::Client::new()
+        .post(format!("http://{}/v1/index", server.api))
+        .query(&[("digest", digest), ("source", "registry.example/acme/calc")])
+        .body(body.to_vec())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+fn sha256_of(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
+}
+
+/// cosign signs only the index of a multi-arch image: a platform manifest's
+/// lineage and audit reach what was claimed and proven for its index.
+async fn multi_arch_platforms_inherit_their_index(flavor: Flavor) {
+    let dir = tempfile::tempdir().unwrap();
+    let pair = KeyPair::generate_ecdsa_p256().unwrap();
+    let policy = policy_file(dir.path(), Some(&pair));
+    let server = Server::start(flavor, &["--trust-policy", &policy]).await;
+    let (amd64, arm64) = (digest(0x51), digest(0x52));
+    let index_body = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": amd64, "size": 1000, "platform": {"os": "linux", "architecture": "amd64"}},
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": arm64, "size": 1000, "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}}
+        ]
+    }))
+    .unwrap();
+    let index = sha256_of(&index_body);
+    claim(&server, 0x50, "500", COMMIT_A, &index).await;
+    let (status, answer) =
+        post_evidence(&server, &attestation(&pair, &index, COMMIT_A, "500")).await;
+    assert_eq!(status, 200, "{answer}");
+
+    // The index must hash to its digest.
+    let (status, answer) = post_index(&server, &index_body, &digest(0x53)).await;
+    assert_eq!(status, 400);
+    assert!(
+        answer["error"].as_str().unwrap().contains("hashes to"),
+        "{answer}"
+    );
+    let (status, answer) = post_index(&server, &index_body, &index).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["manifests"][1]["platform"], "linux/arm64/v8");
+
+    let audit = server.data(&audit_query(&arm64)).await["audit"].clone();
+    assert_eq!(audit["verdict"], "TRUSTED", "{audit}");
+    assert_eq!(audit["sourceProven"], true);
+    assert_eq!(audit["signatures"][0]["verified"], true);
+    let covered = server
+        .data(&format!(
+            r#"{{ audit(digest: "{arm64}") {{ coveredThroughIndexes signatures {{ subject }} }}
+                 artifact(digest: "{arm64}") {{ platform indexes {{ digest platforms {{ digest }} }} }}
+                 lineage(kind: COMMIT, key: "{COMMIT_A}", direction: DOWNSTREAM) {{ nodes {{ kind key }} }} }}"#
+        ))
+        .await;
+    assert_eq!(covered["audit"]["coveredThroughIndexes"], json!([index]));
+    assert_eq!(
+        covered["audit"]["signatures"][0]["subject"], index,
+        "the signature covers the index, not the platform manifest itself"
+    );
+    assert_eq!(covered["artifact"]["platform"], "linux/arm64/v8");
+    assert_eq!(covered["artifact"]["indexes"][0]["digest"], index);
+    assert_eq!(
+        covered["artifact"]["indexes"][0]["platforms"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let keys = common::node_keys(&covered["lineage"]);
+    assert!(
+        keys.contains(&format!("ARTIFACT:{arm64}")),
+        "downstream from the commit reaches the platform manifests: {keys:?}"
+    );
+    server.stop().await;
+}
+
+e2e_tests!(
+    signatures_prove_contradict_and_are_kept_when_forged,
+    multi_arch_platforms_inherit_their_index,
+);
