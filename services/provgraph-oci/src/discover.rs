@@ -112,6 +112,20 @@ impl Registry {
         Ok(found)
     }
 
+    /// The exact bytes of the manifest or index `digest` (checked to hash to
+    /// it), for a receiver that verifies the content address itself
+    /// (`POST /v1/index`).
+    pub async fn manifest_bytes(
+        &self,
+        repository: &str,
+        digest: &str,
+    ) -> Result<Vec<u8>, OciError> {
+        crate::reference::validate_repository(repository)?;
+        let digest = crate::reference::parse_digest(digest)?;
+        let (fetched, _) = self.manifest_by_digest(repository, &digest, None).await?;
+        Ok(fetched.body)
+    }
+
     /// The platform manifests of `repository@digest` when it is an image
     /// index (OCI index or Docker manifest list), in index order; `None`
     /// when it is a single image manifest. The index must hash to `digest`;

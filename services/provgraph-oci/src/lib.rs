@@ -44,6 +44,8 @@ mod error;
 mod manifest;
 mod reference;
 mod registry;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use discover::{DiscoveredEvidence, Discovery, DiscoverySource, PlatformManifest};
 pub use error::OciError;

@@ -11,22 +11,21 @@
 
 use std::collections::HashMap;
 use std::io::{Read as _, Write as _};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use provgraph_oci::testing::{
+    Pusher, descriptor, registry_binary, sha256, start_registry, to_bytes,
+};
 use provgraph_oci::{
     DiscoveredEvidence, Discovery, DiscoverySource, OciError, PlatformManifest, Registry,
     media_types,
 };
 use provgraph_signatures::{EvidenceFormat, parse_evidence};
 use serde_json::{Value, json};
-use sha2::{Digest as _, Sha256};
 
-const REGISTRY_BINARY: &str = "/usr/bin/docker-registry";
 const REPOSITORY: &str = "acme/calc";
 
 /// A self-signed test certificate (P-256, CN=oci-test-signer): any valid PEM
@@ -45,227 +44,12 @@ ODgaG4x6oqAhnTt7MvQ=
 -----END CERTIFICATE-----
 ";
 
-fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
-}
-
 fn hex_of(digest: &str) -> &str {
     digest.trim_start_matches("sha256:")
 }
 
 fn b64(bytes: &[u8]) -> String {
     STANDARD.encode(bytes)
-}
-
-fn descriptor(media_type: &str, bytes: &[u8]) -> Value {
-    json!({"mediaType": media_type, "digest": sha256(bytes), "size": bytes.len()})
-}
-
-fn to_bytes(value: &Value) -> Vec<u8> {
-    serde_json::to_vec(value).expect("json")
-}
-
-// ---------------------------------------------------------------------------
-// The registry process.
-
-/// The registry child process; killed and reaped on drop, also when the test
-/// fails. Its storage and log live in `dir`.
-struct RegistryProcess {
-    child: Child,
-    base: String,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for RegistryProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl RegistryProcess {
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
-    }
-}
-
-/// The registry binary, or `None` (test skipped) when it is not installed
-/// and not required.
-fn registry_binary() -> Option<&'static Path> {
-    let path = Path::new(REGISTRY_BINARY);
-    if path.is_file() {
-        return Some(path);
-    }
-    if std::env::var("PROVGRAPH_REQUIRE_REGISTRY").as_deref() == Ok("1") {
-        panic!(
-            "{REGISTRY_BINARY} is missing and PROVGRAPH_REQUIRE_REGISTRY=1: apt-get install -y docker-registry"
-        );
-    }
-    println!("SKIPPED: docker-registry not installed");
-    None
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("free port")
-}
-
-/// Starts the registry on a free port and waits until `GET /v2/` answers.
-/// A port taken between choosing and binding is retried with another.
-async fn start_registry(binary: &Path) -> RegistryProcess {
-    let client = reqwest::Client::new();
-    let mut last_log = String::new();
-    for _attempt in 0..3 {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let port = free_port();
-        let storage = dir.path().join("storage");
-        let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\n\
-                 log:\n  level: info\n  accesslog:\n    disabled: true\n\
-                 storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
-                 http:\n  addr: 127.0.0.1:{port}\n",
-                storage.display()
-            ),
-        )
-        .expect("config");
-        let log = std::fs::File::create(dir.path().join("registry.log")).expect("log");
-        let child = Command::new(binary)
-            .arg("serve")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("spawn docker-registry");
-        let mut process = RegistryProcess {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = process.child.try_wait() {
-                break;
-            }
-            let ready = client
-                .get(format!("{}/v2/", process.base))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success());
-            if ready {
-                return process;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        last_log = process.log();
-    }
-    panic!("docker-registry did not start; its log:\n{last_log}");
-}
-
-/// Pushes over the registry HTTP API: monolithic blob uploads, manifests.
-struct Pusher {
-    client: reqwest::Client,
-    base: String,
-}
-
-impl Pusher {
-    /// `POST /v2/<repo>/blobs/uploads/`, then `PUT <location>&digest=...`.
-    async fn blob(&self, bytes: &[u8]) -> String {
-        let digest = sha256(bytes);
-        let response = self
-            .client
-            .post(format!("{}/v2/{REPOSITORY}/blobs/uploads/", self.base))
-            .send()
-            .await
-            .expect("start upload");
-        assert_eq!(response.status(), 202, "start upload");
-        let location = response
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .expect("upload location")
-            .to_string();
-        let location = if location.starts_with('/') {
-            format!("{}{location}", self.base)
-        } else {
-            location
-        };
-        let separator = if location.contains('?') { '&' } else { '?' };
-        let response = self
-            .client
-            .put(format!("{location}{separator}digest={digest}"))
-            .header("content-type", "application/octet-stream")
-            .body(bytes.to_vec())
-            .send()
-            .await
-            .expect("upload");
-        assert_eq!(response.status(), 201, "upload {digest}");
-        digest
-    }
-
-    /// `PUT /v2/<repo>/manifests/<reference>`; returns the digest, checked
-    /// against what the registry says it stored.
-    async fn manifest(&self, reference: &str, media_type: &str, manifest: &Value) -> String {
-        let bytes = to_bytes(manifest);
-        let digest = sha256(&bytes);
-        let response = self
-            .client
-            .put(format!(
-                "{}/v2/{REPOSITORY}/manifests/{reference}",
-                self.base
-            ))
-            .header("content-type", media_type)
-            .body(bytes)
-            .send()
-            .await
-            .expect("put manifest");
-        let status = response.status();
-        let stored = response
-            .headers()
-            .get("docker-content-digest")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let text = response.text().await.unwrap_or_default();
-        assert_eq!(status, 201, "put manifest {reference}: {text}");
-        assert_eq!(stored.as_deref(), Some(digest.as_str()));
-        digest
-    }
-
-    /// An image: config and layer blobs and an OCI manifest, pushed by
-    /// digest. Returns the manifest's bytes and digest.
-    async fn image(
-        &self,
-        os: &str,
-        architecture: &str,
-        variant: Option<&str>,
-    ) -> (Vec<u8>, String) {
-        let layer = format!("layer of calc for {os}/{architecture}").into_bytes();
-        let config = to_bytes(&json!({
-            "architecture": architecture, "os": os, "variant": variant,
-            "rootfs": {"type": "layers", "diff_ids": [sha256(&layer)]},
-        }));
-        self.blob(&layer).await;
-        self.blob(&config).await;
-        let manifest = json!({
-            "schemaVersion": 2,
-            "mediaType": media_types::OCI_MANIFEST,
-            "config": descriptor("application/vnd.oci.image.config.v1+json", &config),
-            "layers": [descriptor("application/vnd.oci.image.layer.v1.tar", &layer)],
-        });
-        let digest = self
-            .manifest(
-                &sha256(&to_bytes(&manifest)),
-                media_types::OCI_MANIFEST,
-                &manifest,
-            )
-            .await;
-        (to_bytes(&manifest), digest)
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -355,6 +139,7 @@ async fn discovers_signatures_attestations_and_referrers_in_a_real_registry() {
     let push = Pusher {
         client: reqwest::Client::new(),
         base: process.base.clone(),
+        repository: REPOSITORY.to_string(),
     };
 
     // Two images and their multi-arch index.
