@@ -201,3 +201,133 @@ pub fn reverify(args: ReverifyArgs) -> ExitCode {
         }
     })
 }
+
+#[derive(Debug, Args)]
+pub struct DiscoverArgs {
+    /// The image digest, `sha256:<hex>` (an image or a multi-arch index).
+    digest: String,
+    /// The registry, `http://HOST[:PORT]`.
+    #[arg(long)]
+    registry: String,
+    /// The repository in the registry, such as `acme/calc`.
+    #[arg(long)]
+    repository: String,
+    /// The provgraph server's API base URL.
+    #[arg(
+        long,
+        env = "PROVGRAPH_API_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    server: String,
+}
+
+/// Finds the signatures, attestations and Sigstore bundles a registry holds
+/// for a digest (and, for an index, for each platform manifest), records the
+/// index's platform manifests, and imports everything into the server.
+pub fn discover(args: DiscoverArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("provgraph discover: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run_discover(&args)) {
+        Ok(summary) => {
+            println!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(reason) => {
+            eprintln!("provgraph discover: {reason}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_discover(args: &DiscoverArgs) -> Result<String, String> {
+    let registry = provgraph_oci::Registry::new(&args.registry).map_err(|err| err.to_string())?;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|err| err.to_string())?;
+    let server = args.server.trim_end_matches('/');
+    let mut targets = vec![args.digest.clone()];
+    if let Some(platforms) = registry
+        .index_manifests(&args.repository, &args.digest)
+        .await
+        .map_err(|err| err.to_string())?
+    {
+        let bytes = registry
+            .manifest_bytes(&args.repository, &args.digest)
+            .await
+            .map_err(|err| err.to_string())?;
+        let source = format!("{}/{}", registry.base_url(), args.repository);
+        let response = client
+            .post(format!("{server}/v1/index"))
+            .query(&[
+                ("digest", args.digest.as_str()),
+                ("source", source.as_str()),
+            ])
+            .body(bytes)
+            .send()
+            .await
+            .map_err(|err| format!("cannot reach {server}: {err}"))?;
+        if !response.status().is_success() {
+            return Err(format!(
+                "the server refused the index: HTTP {}",
+                response.status()
+            ));
+        }
+        eprintln!(
+            "index {} lists {} platform manifest(s)",
+            args.digest,
+            platforms.len()
+        );
+        targets.extend(platforms.into_iter().map(|p| p.digest));
+    }
+    let (mut found, mut trusted, mut verified, mut unverified) = (0, 0, 0, 0);
+    for target in &targets {
+        let discovery = registry
+            .discover(&args.repository, target)
+            .await
+            .map_err(|err| err.to_string())?;
+        for note in &discovery.notes {
+            eprintln!("{target}: {note}");
+        }
+        for evidence in &discovery.evidence {
+            found += 1;
+            let response = client
+                .post(format!("{server}/v1/evidence"))
+                .query(&[("digest", target.as_str())])
+                .json(&evidence.body)
+                .send()
+                .await
+                .map_err(|err| format!("cannot reach {server}: {err}"))?;
+            let status = response.status();
+            let answer: serde_json::Value = response.json().await.map_err(|err| err.to_string())?;
+            if !status.is_success() {
+                eprintln!(
+                    "{target}: {:?} {}: refused: {}",
+                    evidence.source,
+                    evidence.reference,
+                    answer["error"].as_str().unwrap_or("no reason given")
+                );
+                continue;
+            }
+            for result in answer["results"].as_array().into_iter().flatten() {
+                match (result["verified"].as_bool(), result["trusted"].as_bool()) {
+                    (Some(true), Some(true)) => trusted += 1,
+                    (Some(true), _) => verified += 1,
+                    _ => unverified += 1,
+                }
+            }
+        }
+    }
+    Ok(format!(
+        "{found} piece(s) of evidence for {} digest(s): {trusted} trusted, {verified} verified but untrusted, {unverified} not verified",
+        targets.len()
+    ))
+}

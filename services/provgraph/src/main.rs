@@ -33,6 +33,9 @@ enum Command {
     /// Post evidence files (Sigstore bundles, cosign signature layers) to a
     /// running server, with progress and a summary.
     Import(import::ImportArgs),
+    /// Find a digest's signatures, attestations and Sigstore bundles in an
+    /// OCI registry (legacy .sig/.att tags, OCI 1.1 referrers) and import them.
+    Discover(import::DiscoverArgs),
     /// Verify every stored signature again against a trust policy.
     Reverify(import::ReverifyArgs),
     /// Print the GraphQL schema (SDL), as checked in at schema/schema.graphql.
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
         },
         Command::Import(args) => import::import(args),
         Command::Reverify(args) => import::reverify(args),
+        Command::Discover(args) => import::discover(args),
         Command::Schema => {
             print!("{}", provgraph_api::sdl());
             ExitCode::SUCCESS
