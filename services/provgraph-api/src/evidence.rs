@@ -26,6 +26,27 @@ pub const MAX_EVIDENCE_BYTES: usize = 16 * 1024 * 1024;
 /// build that produced the artifact.
 const BUILD_ANNOTATIONS: [&str; 2] = ["cicd.pipeline.run.id", "build.id"];
 
+/// Annotation names that carry the trace id of the build that produced the
+/// artifact ("sign the trace id with the image"): a 32-hex trace id, or a
+/// W3C `traceparent`.
+const TRACE_ANNOTATIONS: [&str; 3] = ["trace.id", "trace_id", "traceparent"];
+
+/// The trace id a verified signature's annotations name, if any.
+fn annotated_trace(result: &VerificationResult) -> Option<String> {
+    let raw = TRACE_ANNOTATIONS
+        .iter()
+        .find_map(|name| annotation(result, name))?;
+    let trace = match raw.split('-').collect::<Vec<_>>().as_slice() {
+        [_, trace, _, _] => trace.to_string(),
+        _ => raw,
+    }
+    .to_ascii_lowercase();
+    (trace.len() == 32
+        && trace.bytes().all(|b| b.is_ascii_hexdigit())
+        && trace.bytes().any(|b| b != b'0'))
+    .then_some(trace)
+}
+
 /// Why evidence was not imported.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -183,7 +204,26 @@ pub async fn import(
     })
     .await
     .map_err(|err| ImportError::Invalid(format!("verification failed unexpectedly: {err}")))??;
-    let records: Vec<SignatureRecord> = verified.iter().map(|(record, _)| record.clone()).collect();
+    let mut records: Vec<SignatureRecord> =
+        verified.iter().map(|(record, _)| record.clone()).collect();
+    // A signed trace id names the build of that trace: the run id the trace
+    // carries when provgraph has seen it, else the trace id itself (the
+    // build key of a trace without a run id).
+    for (record, (_, result)) in records.iter_mut().zip(&verified) {
+        if !result.verified {
+            continue;
+        }
+        if let Some(trace) = annotated_trace(result) {
+            let build = store.trace_build(&trace).await?.unwrap_or(trace);
+            record.facts.claims.push((
+                ProofOrigin::Annotation,
+                SourceClaims {
+                    run: Some(build),
+                    ..SourceClaims::default()
+                },
+            ));
+        }
+    }
     store.write_signatures(&records).await?;
     Ok(verified
         .into_iter()

@@ -571,6 +571,15 @@ macro_rules! backend {
 
         // ---- reads ----
 
+        /// The build a trace belongs to, when it is a build's trace.
+        pub(crate) async fn trace_build(conn: &mut Conn, trace_id: &str) -> sqlx::Result<Option<String>> {
+            let row: Option<(String,)> = sqlx::query_as("SELECT build_key FROM traces WHERE trace_id = $1")
+                .bind(trace_id.to_string())
+                .fetch_optional(&mut *conn)
+                .await?;
+            Ok(row.map(|(key,)| key))
+        }
+
         /// The indexes listing a digest: (index digest, platform, source).
         pub(crate) async fn indexes_of(
             conn: &mut Conn,

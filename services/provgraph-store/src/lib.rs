@@ -553,6 +553,11 @@ impl Store {
         Ok(read!(self, |conn| evidence_bodies(conn)))
     }
 
+    /// The build id a trace stands for, when the trace is a build's.
+    pub async fn trace_build(&self, trace_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(read!(self, |conn| trace_build(conn, trace_id)))
+    }
+
     /// The image indexes that list `digest`: (index digest, platform, source).
     pub async fn indexes_of(
         &self,

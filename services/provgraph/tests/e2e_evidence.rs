@@ -477,3 +477,36 @@ e2e_tests!(
     signatures_prove_contradict_and_are_kept_when_forged,
     multi_arch_platforms_inherit_their_index,
 );
+
+/// "Sign the trace id with the image": a verified signature whose signed
+/// annotations carry the build's trace id proves the link to that trace's
+/// build, whatever run id the trace carries.
+#[tokio::test]
+async fn a_signed_trace_id_links_the_image_to_that_traces_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let pair = KeyPair::generate_ecdsa_p256().unwrap();
+    let policy = policy_file(dir.path(), Some(&pair));
+    let server = Server::start(Flavor::Sqlite, &["--trust-policy", &policy]).await;
+    let image = digest(0x61);
+    claim(&server, 0x60, "600", COMMIT_A, &image).await;
+    let traceparent = format!("00-{}-0101010101010101-01", "60".repeat(16));
+    let (payload, signature) =
+        simple_signature(&pair, &image, json!({ "traceparent": traceparent }));
+    let (status, answer) = post_evidence(
+        &server,
+        &json!({"payload": b64(&payload), "signature": signature}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["results"][0]["trusted"], true, "{answer}");
+    let audit = server.data(&audit_query(&image)).await["audit"].clone();
+    let edges = audit["chain"]["edges"].as_array().unwrap();
+    let built_by = edges.iter().find(|e| e["kind"] == "BUILT_BY").unwrap();
+    assert_eq!(
+        built_by["to"]["key"], "600",
+        "the trace's run id names the build"
+    );
+    assert_eq!(built_by["support"], "BOTH", "{built_by}");
+    assert_eq!(built_by["proofs"][0]["origin"], "ANNOTATION");
+    server.stop().await;
+}
