@@ -121,14 +121,27 @@ pub struct Collector {
     ingest: Ingest,
     limits: Arc<Limits>,
     counters: Arc<Counters>,
+    mapping: Arc<provgraph_model::Mapping>,
 }
 
 impl Collector {
+    /// A collector reading facts with the built-in attribute names.
     pub fn new(ingest: Ingest, limits: Limits) -> Collector {
+        Collector::with_mapping(ingest, limits, provgraph_model::Mapping::default())
+    }
+
+    /// A collector reading facts with `mapping` (built-in names plus a
+    /// user's).
+    pub fn with_mapping(
+        ingest: Ingest,
+        limits: Limits,
+        mapping: provgraph_model::Mapping,
+    ) -> Collector {
         Collector {
             ingest,
             limits: Arc::new(limits),
             counters: Arc::new(Counters::default()),
+            mapping: Arc::new(mapping),
         }
     }
 
@@ -151,7 +164,7 @@ impl Collector {
         &self,
         request: ExportTraceServiceRequest,
     ) -> Result<ExportTraceServiceResponse, ExportError> {
-        let extraction = provgraph_model::extract(&request);
+        let extraction = provgraph_model::extract_with(&request, &self.mapping);
         drop(request);
         let counters = &self.counters;
         counters.requests.fetch_add(1, Ordering::Relaxed);

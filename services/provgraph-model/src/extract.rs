@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
 
-use crate::attributes as names;
+use crate::attributes::{self as names, Mapping};
 use crate::facts::{BuildChoice, Image, SpanFacts};
 use crate::keys::{self, KeyError, WorkloadIdentity, shorten};
 
@@ -55,8 +55,13 @@ impl Extraction {
     }
 }
 
-/// Reads every span of `request` into facts.
+/// Reads every span of `request` into facts, with the built-in names.
 pub fn extract(request: &ExportTraceServiceRequest) -> Extraction {
+    extract_with(request, &Mapping::default())
+}
+
+/// Reads every span of `request` into facts, with the names of `mapping`.
+pub fn extract_with(request: &ExportTraceServiceRequest, mapping: &Mapping) -> Extraction {
     let mut out = Extraction::default();
     let mut sightings: HashSet<(String, Vec<Image>, Option<WorkloadIdentity>)> = HashSet::new();
     for resource_spans in &request.resource_spans {
@@ -102,17 +107,25 @@ pub fn extract(request: &ExportTraceServiceRequest) -> Extraction {
                     trace_id,
                     span_id,
                     sender: sender.clone(),
-                    build_id: read_build_id(&view, &mut problems),
-                    pipeline: view.string(names::PIPELINE).map(str::to_string),
-                    commit: read_key(&view, names::COMMIT, keys::normalize_commit, &mut problems),
+                    build_id: read_build_id(&view, &mapping.build_id, &mut problems)
+                        .or_else(|| dialects::build_id(&view)),
+                    pipeline: view.string(&mapping.pipeline).map(str::to_string),
+                    commit: read_key(
+                        &view,
+                        &mapping.commit,
+                        keys::normalize_commit,
+                        &mut problems,
+                    )
+                    .or_else(|| dialects::commit(&view)),
                     repository: read_key(
                         &view,
-                        names::REPOSITORY,
+                        &mapping.repository,
                         keys::normalize_repository,
                         &mut problems,
-                    ),
-                    branch: view.string(names::BRANCH).map(str::to_string),
-                    gomod: read_key(&view, names::GOMOD, keys::normalize_gomod, &mut problems),
+                    )
+                    .or_else(|| dialects::repository(&view)),
+                    branch: view.string(&mapping.branch).map(str::to_string),
+                    gomod: read_key(&view, &mapping.gomod, keys::normalize_gomod, &mut problems),
                     produced: read_images(&span_only, &mut problems),
                     runs_in: runs_in.clone(),
                     workload: workload.clone(),
@@ -165,23 +178,40 @@ impl<'a> Attrs<'a> {
     }
 
     /// The first of `names` present (span before resource for each name).
-    fn first(&self, names: &[&'static str]) -> Option<(&'static str, &'a Value)> {
+    fn first<'n, N: AsRef<str>>(&self, names: &'n [N]) -> Option<(&'n str, &'a Value)> {
         names
             .iter()
-            .find_map(|name| self.get(name).map(|v| (*name, v)))
+            .find_map(|name| self.get(name.as_ref()).map(|v| (name.as_ref(), v)))
     }
 
     /// The first of `names` present as a non-empty string.
-    fn string(&self, names: &[&'static str]) -> Option<&'a str> {
-        names.iter().find_map(|name| match self.get(name) {
+    fn string<N: AsRef<str>>(&self, names: &[N]) -> Option<&'a str> {
+        names.iter().find_map(|name| match self.get(name.as_ref()) {
             Some(Value::StringValue(s)) if !s.is_empty() => Some(s.as_str()),
             _ => None,
         })
     }
 
+    /// The first of `names` present as a non-empty string or an integer.
+    fn text<N: AsRef<str>>(&self, names: &[N]) -> Option<String> {
+        names.iter().find_map(|name| match self.get(name.as_ref()) {
+            Some(Value::StringValue(s)) if !s.is_empty() => Some(s.clone()),
+            Some(Value::IntValue(i)) => Some(i.to_string()),
+            _ => None,
+        })
+    }
+
+    /// Whether any attribute name starts with `prefix`.
+    fn has_prefix(&self, prefix: &str) -> bool {
+        self.primary
+            .iter()
+            .chain(self.fallback)
+            .any(|kv| kv.key.starts_with(prefix))
+    }
+
     /// Every string in the first of `names` present: an array of strings, or
     /// one string.
-    fn strings(&self, names: &[&'static str]) -> Vec<&'a str> {
+    fn strings<N: AsRef<str>>(&self, names: &[N]) -> Vec<&'a str> {
         match self.first(names) {
             Some((_, Value::StringValue(s))) if !s.is_empty() => vec![s.as_str()],
             Some((_, Value::ArrayValue(array))) => array
@@ -194,6 +224,63 @@ impl<'a> Attrs<'a> {
                 .collect(),
             _ => Vec::new(),
         }
+    }
+}
+
+/// Facts some CI exporters only send in pieces or under another meaning;
+/// read only when the names of the mapping gave nothing. See
+/// docs/attributes.md.
+mod dialects {
+    use super::Attrs;
+    use crate::facts::{BuildChoice, BuildIdSource};
+    use crate::keys;
+
+    /// Jenkins OpenTelemetry plugin: `ci.pipeline.id` and
+    /// `ci.pipeline.run.number` make `ID#NUMBER`.
+    pub(super) fn build_id(view: &Attrs<'_>) -> Option<BuildChoice> {
+        let pipeline = view.text(&["ci.pipeline.id"])?;
+        let number = view.text(&["ci.pipeline.run.number"])?;
+        let key = keys::normalize_build_id(&format!("{pipeline}#{number}")).ok()?;
+        Some(BuildChoice {
+            source: BuildIdSource::PipelineRunId,
+            key,
+        })
+    }
+
+    /// otel-cicd-action and otel-export-trace-action put the commit in
+    /// `service.version` (beside `github.*` attributes); taken only when it
+    /// is a SHA.
+    pub(super) fn commit(view: &Attrs<'_>) -> Option<String> {
+        if !view.has_prefix("github.") {
+            return None;
+        }
+        keys::normalize_commit(view.string(&["service.version"])?).ok()
+    }
+
+    /// The Collector's GitHub receiver sends `vcs.repository.name` with
+    /// `vcs.owner.name` and `vcs.provider.name`; the GitHub Actions exporters
+    /// send `owner/repo` as `github.repository` or `service.namespace`.
+    pub(super) fn repository(view: &Attrs<'_>) -> Option<String> {
+        if let (Some(name), Some(owner)) = (
+            view.string(&["vcs.repository.name"]),
+            view.string(&["vcs.owner.name"]),
+        ) {
+            let host = match view.string(&["vcs.provider.name"]).unwrap_or("github") {
+                "github" => "github.com",
+                "gitlab" => "gitlab.com",
+                "bitbucket" => "bitbucket.org",
+                "gitea" => return None,
+                other => other,
+            };
+            return keys::normalize_repository(&format!("{host}/{owner}/{name}")).ok();
+        }
+        if view.has_prefix("github.") {
+            let full = view.string(&["github.repository", "service.namespace"])?;
+            if full.matches('/').count() == 1 {
+                return keys::normalize_repository(&format!("github.com/{full}")).ok();
+            }
+        }
+        None
     }
 }
 
@@ -214,9 +301,9 @@ fn describe(value: &Value) -> String {
     }
 }
 
-fn read_key(
+fn read_key<N: AsRef<str>>(
     attrs: &Attrs<'_>,
-    names: &[&'static str],
+    names: &[N],
     normalize: fn(&str) -> Result<String, KeyError>,
     problems: &mut Vec<String>,
 ) -> Option<String> {
@@ -240,8 +327,12 @@ fn read_key(
     }
 }
 
-fn read_build_id(attrs: &Attrs<'_>, problems: &mut Vec<String>) -> Option<BuildChoice> {
-    for (name, source) in names::BUILD_ID {
+fn read_build_id(
+    attrs: &Attrs<'_>,
+    names: &[(String, crate::facts::BuildIdSource)],
+    problems: &mut Vec<String>,
+) -> Option<BuildChoice> {
+    for (name, source) in names {
         let Some(value) = attrs.get(name) else {
             continue;
         };

@@ -12,7 +12,8 @@ pub mod facts;
 pub mod keys;
 pub mod proofs;
 
+pub use attributes::{Mapping, UserMapping};
 pub use derive::{AttrFact, Derived, EdgeFact, EdgeKind, NodeRef, Source};
-pub use extract::{Extraction, extract};
+pub use extract::{Extraction, extract, extract_with};
 pub use facts::{BuildChoice, BuildIdSource, Image, SpanFacts, TraceBuild, merge_build};
 pub use keys::{KeyError, NodeKind, WorkloadIdentity};

@@ -11,6 +11,7 @@ use std::time::Duration;
 use clap::Args;
 use provgraph_api::ApiLimits;
 use provgraph_collector::{Collector, Limits};
+use provgraph_model::{Mapping, UserMapping};
 use provgraph_signatures::TrustPolicy;
 use provgraph_store::ingest::{Ingest, IngestConfig};
 use provgraph_store::{Store, StoreOptions};
@@ -50,6 +51,11 @@ pub struct ServeArgs {
     /// closing the remaining connections.
     #[arg(long, env = "PROVGRAPH_SHUTDOWN_GRACE", default_value_t = 10)]
     shutdown_grace: u64,
+    /// Extra attribute names to read facts from (TOML: `commit = ["my.sha"]`,
+    /// also build_id, pipeline, repository, branch, gomod); read after the
+    /// built-in names (docs/attributes.md).
+    #[arg(long, env = "PROVGRAPH_ATTRIBUTE_MAP")]
+    attribute_map: Option<PathBuf>,
     /// Trust policy (TOML) for signature evidence.
     #[arg(long, env = "PROVGRAPH_TRUST_POLICY")]
     trust_policy: Option<PathBuf>,
@@ -92,6 +98,23 @@ pub fn main(args: ServeArgs) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Reads the user's attribute mapping, added to the built-in names.
+fn load_mapping(path: Option<&std::path::Path>) -> Result<Mapping, String> {
+    let Some(path) = path else {
+        return Ok(Mapping::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| format!("cannot read attribute map {}: {err}", path.display()))?;
+    let user: UserMapping = toml::from_str(&text).map_err(|err| {
+        format!(
+            "attribute map {}: {}",
+            path.display(),
+            err.to_string().replace('\n', " ")
+        )
+    })?;
+    Ok(Mapping::with_user(&user))
 }
 
 /// Reads the trust policy, or the default one (the built-in production
@@ -139,6 +162,7 @@ async fn shutdown_signal() {
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let policy = Arc::new(load_policy(args.trust_policy.as_deref())?);
+    let mapping = load_mapping(args.attribute_map.as_deref())?;
     let store = Store::connect(&args.database_url, &StoreOptions::default())
         .await
         .map_err(|err| format!("cannot open database: {err}"))?;
@@ -172,12 +196,13 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             ..IngestConfig::default()
         },
     );
-    let collector = Collector::new(
+    let collector = Collector::with_mapping(
         ingest,
         Limits {
             max_request_bytes: args.max_request_bytes,
             ..Limits::default()
         },
+        mapping,
     );
 
     let (stop_tx, stop_rx) = watch::channel(false);
