@@ -69,6 +69,8 @@ pub enum NodeKind {
     Attestation,
     /// A signer; key: `ISSUER|SUBJECT` (keyless) or `key:NAME` (a trust-policy key).
     Identity,
+    /// A Go module version a go.mod requires; key: `PATH@VERSION`.
+    Module,
 }
 
 impl From<NodeKind> for ModelNodeKind {
@@ -83,6 +85,7 @@ impl From<NodeKind> for ModelNodeKind {
             NodeKind::Signature => ModelNodeKind::Signature,
             NodeKind::Attestation => ModelNodeKind::Attestation,
             NodeKind::Identity => ModelNodeKind::Identity,
+            NodeKind::Module => ModelNodeKind::Module,
         }
     }
 }
@@ -99,6 +102,7 @@ impl From<ModelNodeKind> for NodeKind {
             ModelNodeKind::Signature => NodeKind::Signature,
             ModelNodeKind::Attestation => NodeKind::Attestation,
             ModelNodeKind::Identity => NodeKind::Identity,
+            ModelNodeKind::Module => NodeKind::Module,
         }
     }
 }
@@ -135,6 +139,10 @@ pub enum EdgeKind {
     SignedBy,
     /// ARTIFACT (platform manifest) -> ARTIFACT (the image index listing it).
     PartOf,
+    /// GOMOD -> MODULE: a direct requirement.
+    Requires,
+    /// GOMOD -> MODULE: an indirect requirement.
+    RequiresIndirect,
 }
 
 impl From<ModelEdgeKind> for EdgeKind {
@@ -150,6 +158,8 @@ impl From<ModelEdgeKind> for EdgeKind {
             ModelEdgeKind::Signs => EdgeKind::Signs,
             ModelEdgeKind::SignedBy => EdgeKind::SignedBy,
             ModelEdgeKind::PartOf => EdgeKind::PartOf,
+            ModelEdgeKind::Requires => EdgeKind::Requires,
+            ModelEdgeKind::RequiresIndirect => EdgeKind::RequiresIndirect,
         }
     }
 }
@@ -880,6 +890,26 @@ impl GoMod {
             .collect())
     }
 
+    /// The module path of the go.mod (`go.module.path`).
+    async fn module_path(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        Ok(attribute_values(ctx, self.row.id, "go.module.path")
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// The module versions it requires (`PATH@VERSION`), direct first.
+    async fn requires(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
+        let mut direct: Vec<String> = hop(ctx, &[self.row.id], true, &[E::Requires])
+            .await?
+            .into_iter()
+            .map(|r| r.key)
+            .collect();
+        let indirect = hop(ctx, &[self.row.id], true, &[E::RequiresIndirect]).await?;
+        direct.extend(indirect.into_iter().map(|r| r.key));
+        Ok(direct)
+    }
+
     /// Artifacts built with this go.mod.
     async fn artifacts(&self, ctx: &Context<'_>) -> Result<Vec<Artifact>> {
         let builds = hop(ctx, &[self.row.id], false, &[E::UsedGomod]).await?;
@@ -889,6 +919,106 @@ impl GoMod {
             .map(|row| Artifact { row })
             .collect())
     }
+}
+
+/// A Go module and the versions of it the graph knows.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct ModuleUsage {
+    /// The module path.
+    pub path: String,
+    /// Versions in use, by version text.
+    pub versions: Vec<ModuleVersion>,
+}
+
+/// One version of a Go module, and what uses it.
+#[derive(Clone, Debug)]
+pub struct ModuleVersion {
+    row: NodeRow,
+}
+
+#[Object]
+impl ModuleVersion {
+    /// `PATH@VERSION`.
+    async fn key(&self) -> &str {
+        &self.row.key
+    }
+
+    async fn version(&self) -> &str {
+        self.row.key.rsplit_once('@').map_or("", |(_, v)| v)
+    }
+
+    async fn node(&self) -> Node {
+        Node::new(self.row.clone())
+    }
+
+    /// The go.mod files requiring it (directly or indirectly).
+    async fn go_mods(&self, ctx: &Context<'_>) -> Result<Vec<GoMod>> {
+        Ok(hop(
+            ctx,
+            &[self.row.id],
+            false,
+            &[E::Requires, E::RequiresIndirect],
+        )
+        .await?
+        .into_iter()
+        .map(|row| GoMod { row })
+        .collect())
+    }
+
+    /// True when every go.mod requiring it does so only indirectly.
+    async fn indirect_only(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(hop(ctx, &[self.row.id], false, &[E::Requires])
+            .await?
+            .is_empty())
+    }
+
+    /// Builds that used a go.mod requiring it.
+    async fn builds(&self, ctx: &Context<'_>) -> Result<Vec<Build>> {
+        let gomods = hop(
+            ctx,
+            &[self.row.id],
+            false,
+            &[E::Requires, E::RequiresIndirect],
+        )
+        .await?;
+        Ok(hop(ctx, &ids(&gomods), false, &[E::UsedGomod])
+            .await?
+            .into_iter()
+            .map(|row| Build { row })
+            .collect())
+    }
+
+    /// Images those builds produced, and the platform manifests of those
+    /// that are indexes.
+    async fn artifacts(&self, ctx: &Context<'_>) -> Result<Vec<Artifact>> {
+        Ok(module_artifacts(ctx, self.row.id)
+            .await?
+            .into_iter()
+            .map(|row| Artifact { row })
+            .collect())
+    }
+
+    /// Workloads seen running one of those images.
+    async fn workloads(&self, ctx: &Context<'_>) -> Result<Vec<Workload>> {
+        let artifacts = module_artifacts(ctx, self.row.id).await?;
+        Ok(hop(ctx, &ids(&artifacts), false, &[E::Runs])
+            .await?
+            .into_iter()
+            .map(|row| Workload { row })
+            .collect())
+    }
+}
+
+async fn module_artifacts(ctx: &Context<'_>, module: i64) -> Result<Vec<NodeRow>> {
+    let gomods = hop(ctx, &[module], false, &[E::Requires, E::RequiresIndirect]).await?;
+    let builds = hop(ctx, &ids(&gomods), false, &[E::UsedGomod]).await?;
+    let mut artifacts = hop(ctx, &ids(&builds), false, &[E::BuiltBy]).await?;
+    for platform in hop(ctx, &ids(&artifacts), false, &[E::PartOf]).await? {
+        if !artifacts.iter().any(|a| a.id == platform.id) {
+            artifacts.push(platform);
+        }
+    }
+    Ok(artifacts)
 }
 
 /// A running workload, as its telemetry resource describes it.
@@ -1350,6 +1480,50 @@ impl Query {
                 edges,
                 truncated: sub.truncated,
             },
+        })
+    }
+
+    /// A Go module by path, with or without a version: which go.mod files
+    /// require it, and which builds, images and running workloads came from
+    /// them. Without a version, every version in use.
+    #[graphql(complexity = "10 + child_complexity * 10")]
+    async fn module(
+        &self,
+        ctx: &Context<'_>,
+        path: String,
+        version: Option<String>,
+    ) -> Result<ModuleUsage> {
+        let api = api(ctx);
+        let path = path.trim().to_string();
+        let rows: Vec<NodeRow> = match &version {
+            Some(version) => {
+                let key = normalize(ModelNodeKind::Module, &format!("{path}@{version}"))?;
+                api.store
+                    .node(ModelNodeKind::Module, &key)
+                    .await
+                    .map_err(store_error)?
+                    .into_iter()
+                    .collect()
+            }
+            None => {
+                // Validates the path with a placeholder version.
+                normalize(ModelNodeKind::Module, &format!("{path}@v0"))?;
+                api.store
+                    .nodes_with_prefix(
+                        ModelNodeKind::Module,
+                        &format!("{path}@"),
+                        api.limits.max_list as i64,
+                    )
+                    .await
+                    .map_err(store_error)?
+                    .into_iter()
+                    .filter(|row| row.key.rsplit_once('@').is_some_and(|(p, _)| p == path))
+                    .collect()
+            }
+        };
+        Ok(ModuleUsage {
+            path,
+            versions: rows.into_iter().map(|row| ModuleVersion { row }).collect(),
         })
     }
 

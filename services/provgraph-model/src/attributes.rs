@@ -67,6 +67,13 @@ pub const BRANCH: &[&str] = &[
     "buildkite.branch",
 ];
 pub const GOMOD: &[&str] = &["go.mod.hash"];
+/// The go.mod's module path, `go` directive and requirements
+/// (`PATH@VERSION`, replacements applied): provgraph's own names, sent by
+/// `provgraph emit`.
+pub const GO_MODULE: &[&str] = &["go.module.path"];
+pub const GO_VERSION: &[&str] = &["go.module.go_version"];
+pub const GO_REQUIRES: &[&str] = &["go.mod.requires"];
+pub const GO_REQUIRES_INDIRECT: &[&str] = &["go.mod.requires.indirect"];
 pub const MANIFEST_DIGEST: &[&str] = &["oci.manifest.digest"];
 pub const REPO_DIGESTS: &[&str] = &["container.image.repo_digests"];
 pub const IMAGE_NAME: &[&str] = &["container.image.name"];

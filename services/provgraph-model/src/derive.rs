@@ -41,10 +41,14 @@ pub enum EdgeKind {
     /// it): the index was made from its platform manifests, and what was
     /// claimed or proven for the index covers them.
     PartOf,
+    /// GOMOD -> MODULE: the go.mod requires this module version directly.
+    Requires,
+    /// GOMOD -> MODULE: ... indirectly (`// indirect`).
+    RequiresIndirect,
 }
 
 impl EdgeKind {
-    pub const ALL: [EdgeKind; 10] = [
+    pub const ALL: [EdgeKind; 12] = [
         EdgeKind::BuiltBy,
         EdgeKind::FromCommit,
         EdgeKind::FromRepository,
@@ -55,6 +59,8 @@ impl EdgeKind {
         EdgeKind::Signs,
         EdgeKind::SignedBy,
         EdgeKind::PartOf,
+        EdgeKind::Requires,
+        EdgeKind::RequiresIndirect,
     ];
 
     pub fn code(self) -> i16 {
@@ -69,6 +75,8 @@ impl EdgeKind {
             EdgeKind::Signs => 8,
             EdgeKind::SignedBy => 9,
             EdgeKind::PartOf => 10,
+            EdgeKind::Requires => 11,
+            EdgeKind::RequiresIndirect => 12,
         }
     }
 
@@ -88,6 +96,8 @@ impl EdgeKind {
             EdgeKind::Signs => "SIGNS",
             EdgeKind::SignedBy => "SIGNED_BY",
             EdgeKind::PartOf => "PART_OF",
+            EdgeKind::Requires => "REQUIRES",
+            EdgeKind::RequiresIndirect => "REQUIRES_INDIRECT",
         }
     }
 }
@@ -228,6 +238,22 @@ impl Derived {
             let node = NodeRef::new(NodeKind::Gomod, gomod);
             self.nodes.push(node.clone());
             self.edge(EdgeKind::UsedGomod, &build_node, &node, &source);
+            if let Some(path) = &facts.go_module {
+                self.attr(&node, "go.module.path", path);
+            }
+            if let Some(version) = &facts.go_version {
+                self.attr(&node, "go.module.go_version", version);
+            }
+            for (kind, modules) in [
+                (EdgeKind::Requires, &facts.requires),
+                (EdgeKind::RequiresIndirect, &facts.requires_indirect),
+            ] {
+                for module in modules {
+                    let module = NodeRef::new(NodeKind::Module, module);
+                    self.nodes.push(module.clone());
+                    self.edge(kind, &node, &module, &source);
+                }
+            }
         }
         for image in &facts.produced {
             let artifact = self.image(image);

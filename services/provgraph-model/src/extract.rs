@@ -129,7 +129,22 @@ pub fn extract_with(request: &ExportTraceServiceRequest, mapping: &Mapping) -> E
                     produced: read_images(&span_only, &mut problems),
                     runs_in: runs_in.clone(),
                     workload: workload.clone(),
+                    ..SpanFacts::default()
                 };
+                if facts.gomod.is_some() {
+                    facts.go_module = view.string(names::GO_MODULE).map(str::to_string);
+                    facts.go_version = view.string(names::GO_VERSION).map(str::to_string);
+                    facts.requires = read_modules(&view, names::GO_REQUIRES, &mut problems);
+                    facts.requires_indirect =
+                        read_modules(&view, names::GO_REQUIRES_INDIRECT, &mut problems);
+                } else if view.first(names::GO_REQUIRES).is_some()
+                    || view.first(names::GO_REQUIRES_INDIRECT).is_some()
+                {
+                    problems.push(
+                        "go.mod.requires: sent without go.mod.hash on the same span or resource; ignored"
+                            .to_string(),
+                    );
+                }
                 if !problems.is_empty() {
                     out.rejected_spans += 1;
                     for problem in problems {
@@ -325,6 +340,27 @@ fn read_key<N: AsRef<str>>(
             None
         }
     }
+}
+
+/// Module requirements `PATH@VERSION` from a string array (or one string);
+/// malformed entries are problems, the others are kept.
+fn read_modules(attrs: &Attrs<'_>, names: &[&str], problems: &mut Vec<String>) -> Vec<String> {
+    let mut modules = Vec::new();
+    for entry in attrs.strings(names) {
+        match keys::normalize_module(entry) {
+            Ok(module) => {
+                if !modules.contains(&module) {
+                    modules.push(module);
+                }
+            }
+            Err(err) => problems.push(format!(
+                "{}: {err}",
+                names.first().copied().unwrap_or_default()
+            )),
+        }
+    }
+    modules.sort();
+    modules
 }
 
 fn read_build_id(

@@ -72,6 +72,19 @@ pub struct SpanFacts {
     pub branch: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gomod: Option<String>,
+    /// The go.mod's module path (`go.module.path`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub go_module: Option<String>,
+    /// The go.mod's `go` directive (`go.module.go_version`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub go_version: Option<String>,
+    /// Direct requirements, `PATH@VERSION` with replacements applied
+    /// (`go.mod.requires`); only with a go.mod hash.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<String>,
+    /// Indirect requirements (`go.mod.requires.indirect`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires_indirect: Vec<String>,
     /// Images the build produced (digests on the span itself).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub produced: Vec<Image>,

@@ -34,10 +34,12 @@ pub enum NodeKind {
     /// Who signed: `ISSUER|SUBJECT` for a keyless (Fulcio) signer,
     /// `key:NAME` for a trust-policy key.
     Identity,
+    /// A Go module version a go.mod requires; key: `PATH@VERSION`.
+    Module,
 }
 
 impl NodeKind {
-    pub const ALL: [NodeKind; 9] = [
+    pub const ALL: [NodeKind; 10] = [
         NodeKind::Repository,
         NodeKind::Commit,
         NodeKind::Gomod,
@@ -47,6 +49,7 @@ impl NodeKind {
         NodeKind::Signature,
         NodeKind::Attestation,
         NodeKind::Identity,
+        NodeKind::Module,
     ];
 
     /// The stable code stored in the database.
@@ -61,6 +64,7 @@ impl NodeKind {
             NodeKind::Signature => 7,
             NodeKind::Attestation => 8,
             NodeKind::Identity => 9,
+            NodeKind::Module => 10,
         }
     }
 
@@ -80,6 +84,7 @@ impl NodeKind {
             NodeKind::Signature => "SIGNATURE",
             NodeKind::Attestation => "ATTESTATION",
             NodeKind::Identity => "IDENTITY",
+            NodeKind::Module => "MODULE",
         }
     }
 
@@ -94,6 +99,7 @@ impl NodeKind {
             NodeKind::Workload => normalize_workload_key(raw),
             NodeKind::Signature | NodeKind::Attestation => normalize_sha256(self, raw, true),
             NodeKind::Identity => normalize_identity(raw),
+            NodeKind::Module => normalize_module(raw),
         }
     }
 }
@@ -297,6 +303,36 @@ pub fn normalize_identity(raw: &str) -> Result<String, KeyError> {
     Ok(raw.to_string())
 }
 
+/// A MODULE key: `PATH@VERSION`, a Go module path (no spaces, not empty)
+/// and a version starting with `v` (a semantic or pseudo-version), both kept
+/// as given (module paths are case-sensitive).
+pub fn normalize_module(raw: &str) -> Result<String, KeyError> {
+    let value = raw.trim();
+    let err = |reason| KeyError::new(NodeKind::Module, raw, reason);
+    let Some((path, version)) = value.rsplit_once('@') else {
+        return Err(err("a module is PATH@VERSION"));
+    };
+    if path.is_empty()
+        || path
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '@')
+    {
+        return Err(err("a module path is not empty and has no spaces"));
+    }
+    if !version.starts_with('v')
+        || version.len() < 2
+        || version.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(err(
+            "a module version starts with v (v1.2.3, v0.0.0-20240101000000-abcdef123456)",
+        ));
+    }
+    if value.len() > MAX_KEY_LEN {
+        return Err(err("a module is at most 1024 bytes"));
+    }
+    Ok(value.to_string())
+}
+
 /// The parts that identify a running workload.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct WorkloadIdentity {
@@ -464,6 +500,27 @@ mod tests {
         assert_eq!(normalize_workload_key(&key).unwrap(), key);
         assert!(normalize_workload_key("prod/calc").is_err());
         assert!(normalize_workload_key("prod//calc").is_err());
+    }
+
+    #[test]
+    fn modules_are_path_at_version() {
+        assert_eq!(
+            normalize_module("golang.org/x/net@v0.17.0").unwrap(),
+            "golang.org/x/net@v0.17.0"
+        );
+        assert_eq!(
+            normalize_module("github.com/Acme/Lib@v0.0.0-20240101000000-abcdef123456").unwrap(),
+            "github.com/Acme/Lib@v0.0.0-20240101000000-abcdef123456"
+        );
+        for bad in [
+            "golang.org/x/net",
+            "@v1.0.0",
+            "golang.org/x/net@1.0.0",
+            "a b@v1",
+            "x@v",
+        ] {
+            assert!(normalize_module(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

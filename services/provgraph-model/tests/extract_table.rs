@@ -351,3 +351,45 @@ fn spans_without_facts_cost_nothing() {
     assert!(extraction.facts.is_empty());
     assert_eq!(extraction.rejected_spans, 0);
 }
+
+#[test]
+fn go_module_requirements_come_with_a_go_mod_hash() {
+    check(
+        "requirements beside the go.mod hash",
+        &[],
+        &[
+            ("cicd.pipeline.run.id", V::S("r")),
+            ("go.mod.hash", V::S(HEX)),
+            ("go.module.path", V::S("github.com/acme/calc")),
+            ("go.module.go_version", V::S("1.22")),
+            (
+                "go.mod.requires",
+                V::A(&["golang.org/x/net@v0.17.0", "github.com/google/uuid@v1.6.0"]),
+            ),
+            (
+                "go.mod.requires.indirect",
+                V::A(&["golang.org/x/text@v0.14.0", "not a module"]),
+            ),
+        ],
+        1,
+        |f| {
+            assert_eq!(f.go_module.as_deref(), Some("github.com/acme/calc"));
+            assert_eq!(f.go_version.as_deref(), Some("1.22"));
+            assert_eq!(
+                f.requires,
+                vec!["github.com/google/uuid@v1.6.0", "golang.org/x/net@v0.17.0"]
+            );
+            assert_eq!(f.requires_indirect, vec!["golang.org/x/text@v0.14.0"]);
+        },
+    );
+    check(
+        "requirements without a go.mod hash are refused",
+        &[],
+        &[
+            ("cicd.pipeline.run.id", V::S("r")),
+            ("go.mod.requires", V::A(&["golang.org/x/net@v0.17.0"])),
+        ],
+        1,
+        |f| assert!(f.requires.is_empty()),
+    );
+}

@@ -701,6 +701,33 @@ macro_rules! backend {
             Ok(row.and_then(node_row))
         }
 
+        /// Nodes of `kind` whose key starts with `prefix` (LIKE with the
+        /// wildcards escaped), at most `limit`, by key.
+        pub(crate) async fn nodes_with_prefix(
+            conn: &mut Conn,
+            kind: NodeKind,
+            prefix: &str,
+            limit: i64,
+        ) -> sqlx::Result<Vec<NodeRow>> {
+            let escaped: String = prefix
+                .chars()
+                .flat_map(|c| match c {
+                    '\\' | '%' | '_' => vec!['\\', c],
+                    c => vec![c],
+                })
+                .collect();
+            let rows: Vec<NodeTuple> = sqlx::query_as(
+                "SELECT id, kind, key, first_seen, last_seen FROM nodes \
+                 WHERE kind = $1 AND key LIKE $2 ESCAPE '\\' ORDER BY key LIMIT $3",
+            )
+            .bind(kind.code())
+            .bind(format!("{escaped}%"))
+            .bind(limit)
+            .fetch_all(&mut *conn)
+            .await?;
+            Ok(rows.into_iter().filter_map(node_row).collect())
+        }
+
         pub(crate) async fn nodes_by_id(conn: &mut Conn, ids: &[i64]) -> sqlx::Result<Vec<NodeRow>> {
             let mut out = Vec::with_capacity(ids.len());
             for chunk in ids.chunks(CHUNK) {

@@ -497,6 +497,18 @@ impl Store {
         Ok(read!(self, |conn| find_node(conn, kind, key)))
     }
 
+    /// Nodes of `kind` whose key starts with `prefix`, by key, at most `limit`.
+    pub async fn nodes_with_prefix(
+        &self,
+        kind: NodeKind,
+        prefix: &str,
+        limit: i64,
+    ) -> Result<Vec<NodeRow>, StoreError> {
+        Ok(read!(self, |conn| nodes_with_prefix(
+            conn, kind, prefix, limit
+        )))
+    }
+
     /// Nodes by id (missing ids are skipped).
     pub async fn nodes(&self, ids: &[i64]) -> Result<Vec<NodeRow>, StoreError> {
         if ids.is_empty() {

@@ -248,4 +248,98 @@ async fn sdk_spans_over_grpc_and_http_build_the_lineage(flavor: Flavor) {
     server.stop().await;
 }
 
-e2e_tests!(sdk_spans_over_grpc_and_http_build_the_lineage);
+/// "Which images and running workloads use golang.org/x/net v0.17.0?"
+async fn module_queries_reach_images_and_workloads(flavor: Flavor) {
+    let server = Server::start(flavor, &[]).await;
+    let ci = Resource::builder().with_service_name("ci").build();
+    let provider = grpc_provider(&server, ci, opentelemetry_otlp::Compression::Gzip);
+    for (trace, run, net, image) in [
+        (0x10u128, "m-1", "v0.17.0", PRODUCT),
+        (0x20u128, "m-2", "v0.23.0", BUILDER),
+    ] {
+        span(
+            &provider,
+            &in_trace(trace),
+            "go build",
+            vec![
+                KeyValue::new("cicd.pipeline.run.id", run),
+                KeyValue::new("go.mod.hash", format!("{trace:064x}")),
+                KeyValue::new("go.module.path", "github.com/acme/calc"),
+                KeyValue::new("go.module.go_version", "1.22"),
+                KeyValue::new(
+                    "go.mod.requires",
+                    strings(&[
+                        &format!("golang.org/x/net@{net}"),
+                        "github.com/google/uuid@v1.6.0",
+                    ]),
+                ),
+                KeyValue::new(
+                    "go.mod.requires.indirect",
+                    strings(&["golang.org/x/text@v0.14.0"]),
+                ),
+                KeyValue::new("oci.manifest.digest", image),
+            ],
+        );
+    }
+    provider.shutdown().expect("flush");
+    let service = Resource::builder()
+        .with_service_name("calc-api")
+        .with_attributes([
+            KeyValue::new("k8s.deployment.name", "calc"),
+            KeyValue::new(
+                "container.image.repo_digests",
+                strings(&[&format!("ghcr.io/acme/calc@{PRODUCT}")]),
+            ),
+        ])
+        .build();
+    let workload = http_provider(&server, service, Protocol::HttpBinary);
+    span(&workload, &in_trace(0x99), "GET /", vec![]);
+    workload.shutdown().expect("flush");
+
+    let data = server
+        .data(
+            r#"{ all: module(path: "golang.org/x/net") { path versions { version indirectOnly goMods { modulePath } artifacts { digest } workloads { key } } }
+                 one: module(path: "golang.org/x/net", version: "v0.17.0") { versions { key builds { id } } }
+                 text: module(path: "golang.org/x/text") { versions { indirectOnly artifacts { digest } } }
+                 none: module(path: "golang.org/x/crypto") { versions { key } } }"#,
+        )
+        .await;
+    let versions = data["all"]["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 2, "{data}");
+    assert_eq!(versions[0]["version"], "v0.17.0");
+    assert_eq!(versions[0]["artifacts"][0]["digest"], PRODUCT);
+    assert_eq!(versions[0]["workloads"][0]["key"], "-/-/calc");
+    assert_eq!(
+        versions[0]["goMods"][0]["modulePath"],
+        "github.com/acme/calc"
+    );
+    assert_eq!(versions[0]["indirectOnly"], false);
+    assert_eq!(versions[1]["version"], "v0.23.0");
+    assert_eq!(versions[1]["workloads"], serde_json::json!([]));
+    assert_eq!(data["one"]["versions"][0]["builds"][0]["id"], "m-1");
+    assert_eq!(data["text"]["versions"][0]["indirectOnly"], true);
+    assert_eq!(
+        data["text"]["versions"][0]["artifacts"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(data["none"]["versions"], serde_json::json!([]));
+    let bad = server
+        .graphql(r#"{ module(path: "golang.org/x/net", version: "0.17.0") { path } }"#)
+        .await;
+    assert!(
+        bad["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("starts with v"),
+        "{bad}"
+    );
+    server.stop().await;
+}
+
+e2e_tests!(
+    sdk_spans_over_grpc_and_http_build_the_lineage,
+    module_queries_reach_images_and_workloads,
+);
