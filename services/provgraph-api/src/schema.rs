@@ -50,6 +50,7 @@ pub fn sdl() -> String {
 
 /// The kinds of node.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "provgraph_model::NodeKind")]
 pub enum NodeKind {
     /// A source repository; key: host and path, lower-case (`github.com/acme/calc`).
     Repository,
@@ -73,40 +74,6 @@ pub enum NodeKind {
     Module,
 }
 
-impl From<NodeKind> for ModelNodeKind {
-    fn from(kind: NodeKind) -> ModelNodeKind {
-        match kind {
-            NodeKind::Repository => ModelNodeKind::Repository,
-            NodeKind::Commit => ModelNodeKind::Commit,
-            NodeKind::Gomod => ModelNodeKind::Gomod,
-            NodeKind::Build => ModelNodeKind::Build,
-            NodeKind::Artifact => ModelNodeKind::Artifact,
-            NodeKind::Workload => ModelNodeKind::Workload,
-            NodeKind::Signature => ModelNodeKind::Signature,
-            NodeKind::Attestation => ModelNodeKind::Attestation,
-            NodeKind::Identity => ModelNodeKind::Identity,
-            NodeKind::Module => ModelNodeKind::Module,
-        }
-    }
-}
-
-impl From<ModelNodeKind> for NodeKind {
-    fn from(kind: ModelNodeKind) -> NodeKind {
-        match kind {
-            ModelNodeKind::Repository => NodeKind::Repository,
-            ModelNodeKind::Commit => NodeKind::Commit,
-            ModelNodeKind::Gomod => NodeKind::Gomod,
-            ModelNodeKind::Build => NodeKind::Build,
-            ModelNodeKind::Artifact => NodeKind::Artifact,
-            ModelNodeKind::Workload => NodeKind::Workload,
-            ModelNodeKind::Signature => NodeKind::Signature,
-            ModelNodeKind::Attestation => NodeKind::Attestation,
-            ModelNodeKind::Identity => NodeKind::Identity,
-            ModelNodeKind::Module => NodeKind::Module,
-        }
-    }
-}
-
 /// Which way `lineage` walks.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
@@ -118,6 +85,7 @@ pub enum Direction {
 
 /// The kinds of edge; each points from what was made to what it was made from.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "provgraph_model::EdgeKind")]
 pub enum EdgeKind {
     /// ARTIFACT -> BUILD: the build produced the artifact.
     BuiltBy,
@@ -143,25 +111,6 @@ pub enum EdgeKind {
     Requires,
     /// GOMOD -> MODULE: an indirect requirement.
     RequiresIndirect,
-}
-
-impl From<ModelEdgeKind> for EdgeKind {
-    fn from(kind: ModelEdgeKind) -> EdgeKind {
-        match kind {
-            ModelEdgeKind::BuiltBy => EdgeKind::BuiltBy,
-            ModelEdgeKind::FromCommit => EdgeKind::FromCommit,
-            ModelEdgeKind::FromRepository => EdgeKind::FromRepository,
-            ModelEdgeKind::InRepository => EdgeKind::InRepository,
-            ModelEdgeKind::UsedGomod => EdgeKind::UsedGomod,
-            ModelEdgeKind::BuiltWith => EdgeKind::BuiltWith,
-            ModelEdgeKind::Runs => EdgeKind::Runs,
-            ModelEdgeKind::Signs => EdgeKind::Signs,
-            ModelEdgeKind::SignedBy => EdgeKind::SignedBy,
-            ModelEdgeKind::PartOf => EdgeKind::PartOf,
-            ModelEdgeKind::Requires => EdgeKind::Requires,
-            ModelEdgeKind::RequiresIndirect => EdgeKind::RequiresIndirect,
-        }
-    }
 }
 
 /// How an edge is known.

@@ -256,6 +256,32 @@ impl Default for StoreOptions {
     }
 }
 
+/// Runs one backend function in a write transaction and commits it.
+macro_rules! in_write_tx {
+    ($store:expr, |$tx:ident| $call:expr) => {
+        match &$store.backend {
+            crate::Backend::Sqlite { write, .. } => {
+                let mut $tx = write.begin_with("BEGIN IMMEDIATE").await?;
+                let out = {
+                    use crate::backend::sqlite::*;
+                    $call.await?
+                };
+                $tx.commit().await?;
+                out
+            }
+            crate::Backend::Postgres { pool } => {
+                let mut $tx = pool.begin().await?;
+                let out = {
+                    use crate::backend::postgres::*;
+                    $call.await?
+                };
+                $tx.commit().await?;
+                out
+            }
+        }
+    };
+}
+
 #[derive(Clone, Debug)]
 enum Backend {
     Sqlite { read: SqlitePool, write: SqlitePool },
@@ -368,20 +394,7 @@ impl Store {
         if batch.is_empty() {
             return Ok(WriteStats::default());
         }
-        match &self.backend {
-            Backend::Sqlite { write, .. } => {
-                let mut tx = write.begin_with("BEGIN IMMEDIATE").await?;
-                let stats = backend::sqlite::write_batch(&mut tx, batch, now).await?;
-                tx.commit().await?;
-                Ok(stats)
-            }
-            Backend::Postgres { pool } => {
-                let mut tx = pool.begin().await?;
-                let stats = backend::postgres::write_batch(&mut tx, batch, now).await?;
-                tx.commit().await?;
-                Ok(stats)
-            }
-        }
+        Ok(in_write_tx!(self, |tx| write_batch(&mut tx, batch, now)))
     }
 
     /// Stores signature records in one transaction; returns their row ids.
@@ -390,20 +403,9 @@ impl Store {
         records: &[SignatureRecord],
     ) -> Result<Vec<i64>, StoreError> {
         let now = now_millis();
-        match &self.backend {
-            Backend::Sqlite { write, .. } => {
-                let mut tx = write.begin_with("BEGIN IMMEDIATE").await?;
-                let ids = backend::sqlite::write_signatures(&mut tx, records, now).await?;
-                tx.commit().await?;
-                Ok(ids)
-            }
-            Backend::Postgres { pool } => {
-                let mut tx = pool.begin().await?;
-                let ids = backend::postgres::write_signatures(&mut tx, records, now).await?;
-                tx.commit().await?;
-                Ok(ids)
-            }
-        }
+        Ok(in_write_tx!(self, |tx| write_signatures(
+            &mut tx, records, now
+        )))
     }
 
     /// Records that image index `index` lists `members` (digest, platform
@@ -415,18 +417,7 @@ impl Store {
         source: &str,
     ) -> Result<(), StoreError> {
         let now = now_millis();
-        match &self.backend {
-            Backend::Sqlite { write, .. } => {
-                let mut tx = write.begin_with("BEGIN IMMEDIATE").await?;
-                backend::sqlite::write_index(&mut tx, index, members, source, now).await?;
-                tx.commit().await?;
-            }
-            Backend::Postgres { pool } => {
-                let mut tx = pool.begin().await?;
-                backend::postgres::write_index(&mut tx, index, members, source, now).await?;
-                tx.commit().await?;
-            }
-        }
+        in_write_tx!(self, |tx| write_index(&mut tx, index, members, source, now));
         Ok(())
     }
 
