@@ -144,12 +144,16 @@ impl Ingest {
     }
 }
 
+/// Span facts written between two refreshes of the planner's statistics.
+const STATISTICS_EVERY_FACTS: usize = 200_000;
+
 async fn run_writer(
     store: Store,
     mut receiver: mpsc::UnboundedReceiver<Job>,
     config: Arc<IngestConfig>,
 ) {
     let mut pending: Option<Job> = None;
+    let mut since_statistics = 0usize;
     loop {
         let first = match pending.take() {
             Some(job) => job,
@@ -197,6 +201,15 @@ async fn run_writer(
             ),
             Err(err) => {
                 tracing::warn!(requests = jobs.len(), span_facts = batch.len(), error = %err, "batch refused")
+            }
+        }
+        if result.is_ok() {
+            since_statistics += batch.len();
+            if since_statistics >= STATISTICS_EVERY_FACTS {
+                since_statistics = 0;
+                if let Err(err) = store.refresh_statistics().await {
+                    tracing::warn!(error = %err, "refreshing planner statistics failed");
+                }
             }
         }
         let shared = result.map_err(Arc::new);

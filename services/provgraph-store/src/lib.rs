@@ -358,7 +358,13 @@ impl Store {
 
     async fn connect_postgres(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
         let connect = PgConnectOptions::from_str(url)
-            .map_err(|err| StoreError::Config(format!("bad PostgreSQL URL: {err}")))?;
+            .map_err(|err| StoreError::Config(format!("bad PostgreSQL URL: {err}")))?
+            // sqlx prepares every statement; after five runs PostgreSQL may
+            // switch to a generic plan, which for the frontier queries
+            // (`from_id IN (...) ORDER BY id LIMIT n`) can walk the whole
+            // primary key when statistics are stale. Custom plans use the
+            // endpoint indexes (measured in BENCHMARKS.md).
+            .options([("plan_cache_mode", "force_custom_plan")]);
         let pool = PoolOptions::<sqlx::Postgres>::new()
             .max_connections(options.read_connections.max(1) + 2)
             .acquire_timeout(options.acquire_timeout)
@@ -371,9 +377,11 @@ impl Store {
             .run(&pool)
             .await
             .map_err(|err| StoreError::Migrate(err.to_string()))?;
-        Ok(Store {
+        let store = Store {
             backend: Backend::Postgres { pool },
-        })
+        };
+        store.refresh_statistics().await?;
+        Ok(store)
     }
 
     /// "sqlite" or "postgres".
@@ -431,6 +439,24 @@ impl Store {
                 backend::postgres::snapshot(&mut *pool.acquire().await?).await?
             }
         })
+    }
+
+    /// Refreshes the planner's statistics (PostgreSQL `ANALYZE` of the graph
+    /// tables, SQLite `PRAGMA optimize`). Run at start and by the ingest
+    /// writer after sustained writes: without statistics PostgreSQL picks
+    /// scans for the garbage-collection and frontier queries (BENCHMARKS.md).
+    pub async fn refresh_statistics(&self) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite { write, .. } => {
+                sqlx::query("PRAGMA optimize").execute(write).await?;
+            }
+            Backend::Postgres { pool } => {
+                sqlx::query("ANALYZE nodes, edges, edge_evidence, node_attrs, traces, span_facts, signatures, edge_proofs")
+                    .execute(pool)
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     /// Checks that the database answers.
