@@ -5,6 +5,7 @@
 //! Architecture invariant: only this crate reads the environment and binds
 //! sockets.
 
+mod emit;
 mod import;
 mod serve;
 
@@ -40,6 +41,9 @@ enum Command {
     Reverify(import::ReverifyArgs),
     /// Print the GraphQL schema (SDL), as checked in at schema/schema.graphql.
     Schema,
+    /// Send one CI build span (commit, repository, branch, run id, go.mod,
+    /// image digests) over OTLP, optionally around a command: `-- CMD ARGS...`.
+    Emit(emit::EmitArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +63,7 @@ fn main() -> ExitCode {
         Command::Import(args) => import::import(args),
         Command::Reverify(args) => import::reverify(args),
         Command::Discover(args) => import::discover(args),
+        Command::Emit(args) => emit::main(args),
         Command::Schema => {
             print!("{}", provgraph_api::sdl());
             ExitCode::SUCCESS
