@@ -161,6 +161,11 @@ fn record(evidence: &Evidence, result: &VerificationResult, body: &str) -> Signa
             identity: identity_key(result),
             verified: result.verified,
             claims,
+            contains: evidence
+                .predicate()
+                .and_then(provgraph_model::sbom::sbom_packages)
+                .map(|sbom| sbom.packages)
+                .unwrap_or_default(),
         },
         format: format_name(evidence).to_string(),
         method: method_name(result.method).to_string(),
@@ -189,6 +194,11 @@ pub async fn import(
     let text = std::str::from_utf8(&body)
         .map_err(|_| ImportError::Invalid("evidence must be UTF-8 JSON".into()))?
         .to_string();
+    if let Ok(document) = serde_json::from_str::<serde_json::Value>(&text)
+        && let Some(sbom) = provgraph_model::sbom::sbom_packages(&document)
+    {
+        return import_sbom(store, &text, sbom, digest).await;
+    }
     // Verification is CPU work (signatures, certificate chains): off the
     // async workers.
     let verified = tokio::task::spawn_blocking(move || {
@@ -240,6 +250,58 @@ pub async fn import(
             integrated_time: result.integrated_time,
         })
         .collect())
+}
+
+/// Stores a bare SBOM: an unsigned claim that the artifact contains its
+/// packages (an SBOM inside a verified attestation is a proof instead).
+async fn import_sbom(
+    store: &Store,
+    text: &str,
+    sbom: provgraph_model::sbom::SbomPackages,
+    digest: Option<String>,
+) -> Result<Vec<ImportResult>, ImportError> {
+    use sha2::Digest;
+    let digest = digest.ok_or_else(|| {
+        ImportError::Invalid(
+            "an SBOM needs ?digest=sha256:<hex> naming the artifact it describes".into(),
+        )
+    })?;
+    let subject = provgraph_model::keys::normalize_digest(&digest)
+        .map_err(|err| ImportError::Invalid(err.to_string()))?;
+    let source = format!(
+        "sbom:sha256:{}",
+        hex::encode(sha2::Sha256::digest(text.as_bytes()))
+    );
+    let sender = sbom.tool.clone().unwrap_or_else(|| "sbom".to_string());
+    store
+        .write_sbom(&subject, &sbom.packages, &source, &sender)
+        .await?;
+    let modules = sbom
+        .packages
+        .iter()
+        .filter(|(k, _)| *k == provgraph_model::NodeKind::Module)
+        .count();
+    Ok(vec![ImportResult {
+        subject,
+        verified: false,
+        trusted: false,
+        signer: None,
+        issuer: None,
+        reason: format!(
+            "unsigned {:?} SBOM by {sender}: {modules} Go module(s), {} other package(s){} recorded as claims",
+            sbom.format,
+            sbom.packages.len() - modules,
+            if sbom.skipped > 0 {
+                format!(", {} unparseable purl(s) skipped,", sbom.skipped)
+            } else {
+                String::new()
+            }
+        ),
+        evidence_id: source.trim_start_matches("sbom:sha256:").to_string(),
+        method: "SBOM".to_string(),
+        log_index: None,
+        integrated_time: None,
+    }])
 }
 
 /// Verifies every stored piece of evidence again under `policy` and stores

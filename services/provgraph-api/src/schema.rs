@@ -70,8 +70,10 @@ pub enum NodeKind {
     Attestation,
     /// A signer; key: `ISSUER|SUBJECT` (keyless) or `key:NAME` (a trust-policy key).
     Identity,
-    /// A Go module version a go.mod requires; key: `PATH@VERSION`.
+    /// A Go module version a go.mod requires or an SBOM lists; key: `PATH@VERSION`.
     Module,
+    /// A package other than a Go module that an SBOM lists; key: its purl.
+    Package,
 }
 
 /// Which way `lineage` walks.
@@ -111,6 +113,8 @@ pub enum EdgeKind {
     Requires,
     /// GOMOD -> MODULE: an indirect requirement.
     RequiresIndirect,
+    /// ARTIFACT -> MODULE or PACKAGE: an SBOM of the artifact lists it.
+    Contains,
 }
 
 /// How an edge is known.
@@ -118,6 +122,9 @@ pub enum EdgeKind {
 pub enum EvidenceKind {
     /// An OpenTelemetry span said so: an unsigned claim by whoever sent it.
     Claimed,
+    /// An unsigned SBOM posted to /v1/evidence said so (`traceId` is
+    /// `sbom:sha256:<hex>` of the document, `sender` the tool that wrote it).
+    Sbom,
 }
 
 /// What an edge rests on.
@@ -142,6 +149,8 @@ pub enum ProofOrigin {
     SlsaPredicate,
     /// A build id among a verified signature's signed annotations.
     Annotation,
+    /// An SBOM that is the predicate of a verified attestation.
+    SbomPredicate,
     /// The signature itself: it names this artifact and this signer.
     Stated,
 }
@@ -151,6 +160,7 @@ fn proof_origin(origin: &str) -> ProofOrigin {
         "CERTIFICATE" => ProofOrigin::Certificate,
         "SLSA_PREDICATE" => ProofOrigin::SlsaPredicate,
         "ANNOTATION" => ProofOrigin::Annotation,
+        "SBOM_PREDICATE" => ProofOrigin::SbomPredicate,
         _ => ProofOrigin::Stated,
     }
 }
@@ -306,7 +316,11 @@ pub struct Evidence {
 impl From<EvidenceRow> for Evidence {
     fn from(row: EvidenceRow) -> Evidence {
         Evidence {
-            kind: EvidenceKind::Claimed,
+            kind: if row.trace_id.starts_with("sbom:") {
+                EvidenceKind::Sbom
+            } else {
+                EvidenceKind::Claimed
+            },
             trace_id: row.trace_id,
             span_id: (!row.span_id.is_empty()).then_some(row.span_id),
             sender: row.sender,
@@ -617,6 +631,52 @@ impl Artifact {
         Ok(rows.into_iter().map(Signature::new).collect())
     }
 
+    /// Go modules an SBOM of this image lists (`PATH@VERSION`).
+    async fn sbom_modules(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
+        Ok(contained(ctx, self.row.id, ModelNodeKind::Module).await?)
+    }
+
+    /// Other packages an SBOM of this image lists (purls).
+    async fn sbom_packages(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
+        Ok(contained(ctx, self.row.id, ModelNodeKind::Package).await?)
+    }
+
+    /// Go modules whose version in the image's SBOM differs from the one the
+    /// go.mod of its build requires: the SBOM and the build disagree.
+    async fn go_module_mismatches(&self, ctx: &Context<'_>) -> Result<Vec<ModuleMismatch>> {
+        let in_sbom = contained(ctx, self.row.id, ModelNodeKind::Module).await?;
+        let builds = hop(ctx, &[self.row.id], true, &[E::BuiltBy]).await?;
+        let gomods = hop(ctx, &ids(&builds), true, &[E::UsedGomod]).await?;
+        let required = hop(
+            ctx,
+            &ids(&gomods),
+            true,
+            &[E::Requires, E::RequiresIndirect],
+        )
+        .await?;
+        let split = |key: &str| {
+            key.rsplit_once('@')
+                .map(|(p, v)| (p.to_string(), v.to_string()))
+        };
+        let mut out = Vec::new();
+        for (path, sbom_version) in in_sbom.iter().filter_map(|k| split(k)) {
+            let go_mod_versions: Vec<String> = required
+                .iter()
+                .filter_map(|r| split(&r.key))
+                .filter(|(p, _)| *p == path)
+                .map(|(_, v)| v)
+                .collect();
+            if !go_mod_versions.is_empty() && !go_mod_versions.contains(&sbom_version) {
+                out.push(ModuleMismatch {
+                    path,
+                    sbom_version,
+                    go_mod_versions,
+                });
+            }
+        }
+        Ok(out)
+    }
+
     /// Image indexes (multi-arch) that list this manifest.
     async fn indexes(&self, ctx: &Context<'_>) -> Result<Vec<Artifact>> {
         Ok(hop(ctx, &[self.row.id], true, &[E::PartOf])
@@ -870,6 +930,23 @@ impl GoMod {
     }
 }
 
+/// A Go module whose version in an image's SBOM and in its build's go.mod differ.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct ModuleMismatch {
+    pub path: String,
+    pub sbom_version: String,
+    pub go_mod_versions: Vec<String>,
+}
+
+async fn contained(ctx: &Context<'_>, artifact: i64, kind: ModelNodeKind) -> Result<Vec<String>> {
+    Ok(hop(ctx, &[artifact], true, &[E::Contains])
+        .await?
+        .into_iter()
+        .filter(|row| row.kind == kind)
+        .map(|row| row.key)
+        .collect())
+}
+
 /// A Go module and the versions of it the graph knows.
 #[derive(SimpleObject, Clone, Debug)]
 pub struct ModuleUsage {
@@ -962,6 +1039,11 @@ async fn module_artifacts(ctx: &Context<'_>, module: i64) -> Result<Vec<NodeRow>
     let gomods = hop(ctx, &[module], false, &[E::Requires, E::RequiresIndirect]).await?;
     let builds = hop(ctx, &ids(&gomods), false, &[E::UsedGomod]).await?;
     let mut artifacts = hop(ctx, &ids(&builds), false, &[E::BuiltBy]).await?;
+    for listed in hop(ctx, &[module], false, &[E::Contains]).await? {
+        if !artifacts.iter().any(|a| a.id == listed.id) {
+            artifacts.push(listed);
+        }
+    }
     for platform in hop(ctx, &ids(&artifacts), false, &[E::PartOf]).await? {
         if !artifacts.iter().any(|a| a.id == platform.id) {
             artifacts.push(platform);

@@ -45,10 +45,12 @@ pub enum EdgeKind {
     Requires,
     /// GOMOD -> MODULE: ... indirectly (`// indirect`).
     RequiresIndirect,
+    /// ARTIFACT -> MODULE or PACKAGE: an SBOM of the artifact lists it.
+    Contains,
 }
 
 impl EdgeKind {
-    pub const ALL: [EdgeKind; 12] = [
+    pub const ALL: [EdgeKind; 13] = [
         EdgeKind::BuiltBy,
         EdgeKind::FromCommit,
         EdgeKind::FromRepository,
@@ -61,6 +63,7 @@ impl EdgeKind {
         EdgeKind::PartOf,
         EdgeKind::Requires,
         EdgeKind::RequiresIndirect,
+        EdgeKind::Contains,
     ];
 
     pub fn code(self) -> i16 {
@@ -77,6 +80,7 @@ impl EdgeKind {
             EdgeKind::PartOf => 10,
             EdgeKind::Requires => 11,
             EdgeKind::RequiresIndirect => 12,
+            EdgeKind::Contains => 13,
         }
     }
 
@@ -98,6 +102,7 @@ impl EdgeKind {
             EdgeKind::PartOf => "PART_OF",
             EdgeKind::Requires => "REQUIRES",
             EdgeKind::RequiresIndirect => "REQUIRES_INDIRECT",
+            EdgeKind::Contains => "CONTAINS",
         }
     }
 }

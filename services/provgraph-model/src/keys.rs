@@ -36,10 +36,12 @@ pub enum NodeKind {
     Identity,
     /// A Go module version a go.mod requires; key: `PATH@VERSION`.
     Module,
+    /// A package (other than a Go module) an SBOM lists; key: its purl.
+    Package,
 }
 
 impl NodeKind {
-    pub const ALL: [NodeKind; 10] = [
+    pub const ALL: [NodeKind; 11] = [
         NodeKind::Repository,
         NodeKind::Commit,
         NodeKind::Gomod,
@@ -50,6 +52,7 @@ impl NodeKind {
         NodeKind::Attestation,
         NodeKind::Identity,
         NodeKind::Module,
+        NodeKind::Package,
     ];
 
     /// The stable code stored in the database.
@@ -65,6 +68,7 @@ impl NodeKind {
             NodeKind::Attestation => 8,
             NodeKind::Identity => 9,
             NodeKind::Module => 10,
+            NodeKind::Package => 11,
         }
     }
 
@@ -85,6 +89,7 @@ impl NodeKind {
             NodeKind::Attestation => "ATTESTATION",
             NodeKind::Identity => "IDENTITY",
             NodeKind::Module => "MODULE",
+            NodeKind::Package => "PACKAGE",
         }
     }
 
@@ -100,6 +105,7 @@ impl NodeKind {
             NodeKind::Signature | NodeKind::Attestation => normalize_sha256(self, raw, true),
             NodeKind::Identity => normalize_identity(raw),
             NodeKind::Module => normalize_module(raw),
+            NodeKind::Package => normalize_purl(raw),
         }
     }
 }
@@ -329,6 +335,26 @@ pub fn normalize_module(raw: &str) -> Result<String, KeyError> {
     }
     if value.len() > MAX_KEY_LEN {
         return Err(err("a module is at most 1024 bytes"));
+    }
+    Ok(value.to_string())
+}
+
+/// A PACKAGE key: a package URL (`pkg:TYPE/NAMESPACE/NAME@VERSION`), with
+/// its qualifiers (`?...`) and subpath (`#...`) dropped.
+pub fn normalize_purl(raw: &str) -> Result<String, KeyError> {
+    let value = raw.trim();
+    let value = value.split(['?', '#']).next().unwrap_or_default();
+    let ok = value.len() <= MAX_KEY_LEN
+        && value
+            .strip_prefix("pkg:")
+            .is_some_and(|rest| rest.contains('/') && !rest.starts_with('/'))
+        && !value.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !ok {
+        return Err(KeyError::new(
+            NodeKind::Package,
+            raw,
+            "a package is a purl: pkg:TYPE/NAME@VERSION",
+        ));
     }
     Ok(value.to_string())
 }

@@ -11,6 +11,7 @@ pub mod extract;
 pub mod facts;
 pub mod keys;
 pub mod proofs;
+pub mod sbom;
 
 pub use attributes::{Mapping, UserMapping};
 pub use derive::{AttrFact, Derived, EdgeFact, EdgeKind, NodeRef, Source};

@@ -23,6 +23,8 @@ pub enum ProofOrigin {
     /// (`cicd.pipeline.run.id` or `build.id` in the simple-signing
     /// `optional` object): the signer ties the image to that build.
     Annotation,
+    /// An SBOM that is the predicate of a verified attestation.
+    SbomPredicate,
 }
 
 impl ProofOrigin {
@@ -31,6 +33,7 @@ impl ProofOrigin {
             ProofOrigin::Certificate => "CERTIFICATE",
             ProofOrigin::SlsaPredicate => "SLSA_PREDICATE",
             ProofOrigin::Annotation => "ANNOTATION",
+            ProofOrigin::SbomPredicate => "SBOM_PREDICATE",
         }
     }
 }
@@ -61,6 +64,9 @@ pub struct SignatureFacts {
     pub verified: bool,
     /// Claims by origin; used only when verified.
     pub claims: Vec<(ProofOrigin, SourceClaims)>,
+    /// Packages an attested SBOM lists (MODULE or PACKAGE keys); used only
+    /// when verified.
+    pub contains: Vec<(NodeKind, String)>,
 }
 
 /// A proven (or, for SIGNS and SIGNED_BY, merely stated) edge.
@@ -123,6 +129,14 @@ pub fn derive_proofs(facts: &SignatureFacts) -> (Vec<ProofEdge>, Vec<String>) {
     }
     if !facts.verified {
         return (edges, problems);
+    }
+    for (kind, key) in &facts.contains {
+        edges.push(ProofEdge {
+            kind: EdgeKind::Contains,
+            from: artifact.clone(),
+            to: NodeRef::new(*kind, key),
+            origin: Some(ProofOrigin::SbomPredicate),
+        });
     }
     for (origin, claims) in &facts.claims {
         let mut parse = |kind: NodeKind, raw: &Option<String>| {
@@ -187,6 +201,7 @@ mod tests {
                     run: Some("https://github.com/acme/calc/actions/runs/4242/attempts/1".into()),
                 },
             )],
+            contains: Vec::new(),
         }
     }
 

@@ -91,6 +91,14 @@ pub(crate) struct StatementInfo {
     pub annotations: BTreeMap<String, Value>,
 }
 
+impl Evidence {
+    /// The in-toto statement's predicate, for attestations. Signed data, but
+    /// worth something only once the evidence verified.
+    pub fn predicate(&self) -> Option<&Value> {
+        self.statement.as_ref().map(|s| &s.predicate)
+    }
+}
+
 /// Parses evidence posted to `/v1/evidence`: a Sigstore bundle (v0.1 to
 /// v0.3) or a cosign signature layer as JSON (`payload`, `signature`, and
 /// optional `certificate`, `chain`, `bundle`).

@@ -416,6 +416,23 @@ impl Store {
         )))
     }
 
+    /// Records a bare SBOM's claim that `subject` contains `packages`
+    /// (MODULE or PACKAGE keys); `source` is `sbom:sha256:<hex>` of the
+    /// document, `sender` the tool that wrote it.
+    pub async fn write_sbom(
+        &self,
+        subject: &str,
+        packages: &[(NodeKind, String)],
+        source: &str,
+        sender: &str,
+    ) -> Result<(), StoreError> {
+        let now = now_millis();
+        in_write_tx!(self, |tx| write_sbom(
+            &mut tx, subject, packages, source, sender, now
+        ));
+        Ok(())
+    }
+
     /// Records that image index `index` lists `members` (digest, platform
     /// such as `linux/arm64`), read from `source` (a registry URL).
     pub async fn write_index(

@@ -510,3 +510,153 @@ async fn a_signed_trace_id_links_the_image_to_that_traces_build() {
     assert_eq!(built_by["proofs"][0]["origin"], "ANNOTATION");
     server.stop().await;
 }
+
+fn spdx(modules: &[&str]) -> serde_json::Value {
+    let packages: Vec<serde_json::Value> = modules
+        .iter()
+        .map(|m| json!({"name": m, "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": format!("pkg:golang/{m}")}]}))
+        .chain([json!({"name": "musl", "externalRefs": [{"referenceType": "purl", "referenceLocator": "pkg:apk/alpine/musl@1.2.4-r2?arch=x86_64"}]})])
+        .collect();
+    json!({"spdxVersion": "SPDX-2.3", "SPDXID": "SPDXRef-DOCUMENT", "creationInfo": {"creators": ["Tool: syft-1.4.1"]}, "packages": packages})
+}
+
+/// SBOMs: bare (an unsigned claim) or attested (a proof); their Go modules
+/// are compared with the build's go.mod.
+#[tokio::test]
+async fn sboms_list_packages_and_disagreements_with_go_mod_are_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let pair = KeyPair::generate_ecdsa_p256().unwrap();
+    let policy = policy_file(dir.path(), Some(&pair));
+    let server = Server::start(Flavor::Sqlite, &["--trust-policy", &policy]).await;
+    let image = digest(0x71);
+    // The build's go.mod requires x/net v0.17.0.
+    let request = ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans: vec![Span {
+                    trace_id: vec![0x70; 16],
+                    span_id: vec![1; 8],
+                    name: "go build".into(),
+                    attributes: vec![
+                        kv("cicd.pipeline.run.id", "700"),
+                        kv("go.mod.hash", &"7".repeat(64)),
+                        kv("oci.manifest.digest", &image),
+                        KeyValue {
+                            key: "go.mod.requires".into(),
+                            value: Some(AnyValue {
+                                value: Some(Value::ArrayValue(
+                                    opentelemetry_proto::tonic::common::v1::ArrayValue {
+                                        values: vec![AnyValue {
+                                            value: Some(Value::StringValue(
+                                                "golang.org/x/net@v0.17.0".into(),
+                                            )),
+                                        }],
+                                    },
+                                )),
+                            }),
+                            ..Default::default()
+                        },
+                    ],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    let response = reqwest::Client::new()
+        .post(format!("http://{}/v1/traces", server.http))
+        .header("content-type", "application/x-protobuf")
+        .body(request.encode_to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    // A bare SBOM needs the digest it describes.
+    let (status, answer) = post_evidence(&server, &spdx(&["golang.org/x/net@v0.16.0"])).await;
+    assert_eq!(status, 400, "{answer}");
+    let response = reqwest::Client::new()
+        .post(format!("http://{}/v1/evidence", server.api))
+        .query(&[("digest", image.as_str())])
+        .json(&spdx(&[
+            "golang.org/x/net@v0.16.0",
+            "github.com/google/uuid@v1.6.0",
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let answer: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(answer["results"][0]["method"], "SBOM", "{answer}");
+    assert_eq!(answer["results"][0]["verified"], false);
+
+    let data = server
+        .data(&format!(
+            r#"{{ artifact(digest: "{image}") {{ sbomModules sbomPackages goModuleMismatches {{ path sbomVersion goModVersions }} }}
+                 module(path: "github.com/google/uuid") {{ versions {{ artifacts {{ digest }} }} }}
+                 lineage(kind: ARTIFACT, key: "{image}", direction: UPSTREAM, maxDepth: 1) {{ edges {{ kind support evidence {{ kind sender }} }} }} }}"#
+        ))
+        .await;
+    let artifact = &data["artifact"];
+    assert_eq!(
+        artifact["sbomModules"],
+        json!(["github.com/google/uuid@v1.6.0", "golang.org/x/net@v0.16.0"])
+    );
+    assert_eq!(
+        artifact["sbomPackages"],
+        json!(["pkg:apk/alpine/musl@1.2.4-r2"])
+    );
+    assert_eq!(
+        artifact["goModuleMismatches"],
+        json!([{"path": "golang.org/x/net", "sbomVersion": "v0.16.0", "goModVersions": ["v0.17.0"]}])
+    );
+    assert_eq!(
+        data["module"]["versions"][0]["artifacts"][0]["digest"], image,
+        "SBOM-listed modules reach the image"
+    );
+    let contains = data["lineage"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "CONTAINS")
+        .unwrap()
+        .clone();
+    assert_eq!(contains["support"], "CLAIMED");
+    assert_eq!(contains["evidence"][0]["kind"], "SBOM");
+    assert_eq!(contains["evidence"][0]["sender"], "syft-1.4.1");
+
+    // The same SBOM as the predicate of a verified attestation proves it.
+    let statement = serde_json::to_vec(&json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "predicateType": "https://spdx.dev/Document",
+        "subject": [{"name": "ghcr.io/acme/calc", "digest": {"sha256": image.trim_start_matches("sha256:")}}],
+        "predicate": spdx(&["golang.org/x/net@v0.16.0"])
+    }))
+    .unwrap();
+    let payload_type = "application/vnd.in-toto+json";
+    let signature = pair.sign(&pae(payload_type, &statement)).unwrap();
+    let envelope = serde_json::to_vec(&json!({"payloadType": payload_type, "payload": b64(&statement), "signatures": [{"keyid": "", "sig": signature.to_base64()}]})).unwrap();
+    let (status, answer) = post_evidence(
+        &server,
+        &json!({"payload": b64(&envelope), "signature": ""}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["results"][0]["trusted"], true, "{answer}");
+    let data = server
+        .data(&format!(
+            r#"{{ lineage(kind: ARTIFACT, key: "{image}", direction: UPSTREAM, maxDepth: 1) {{ edges {{ kind support to {{ key }} proofs {{ origin }} }} }} }}"#
+        ))
+        .await;
+    let net = data["lineage"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "CONTAINS" && e["to"]["key"] == "golang.org/x/net@v0.16.0")
+        .unwrap()
+        .clone();
+    assert_eq!(net["support"], "BOTH", "{net}");
+    assert_eq!(net["proofs"][0]["origin"], "SBOM_PREDICATE");
+    server.stop().await;
+}
