@@ -74,8 +74,7 @@ pub fn node_of_purl(purl: &str) -> Option<(NodeKind, String)> {
 pub fn sbom_packages(document: &Value) -> Option<SbomPackages> {
     let format = sbom_format(document)?;
     let mut purls: Vec<&str> = Vec::new();
-    let tool;
-    match format {
+    let tool = match format {
         SbomFormat::Spdx => {
             for package in document
                 .get("packages")
@@ -94,13 +93,13 @@ pub fn sbom_packages(document: &Value) -> Option<SbomPackages> {
                     }
                 }
             }
-            tool = document
+            document
                 .pointer("/creationInfo/creators")
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
                 .filter_map(Value::as_str)
-                .find_map(|c| c.strip_prefix("Tool:").map(|t| t.trim().to_string()));
+                .find_map(|c| c.strip_prefix("Tool:").map(|t| t.trim().to_string()))
         }
         SbomFormat::CycloneDx => {
             fn walk<'a>(components: Option<&'a Value>, purls: &mut Vec<&'a str>) {
@@ -118,15 +117,15 @@ pub fn sbom_packages(document: &Value) -> Option<SbomPackages> {
                         .or_else(|| t.as_array())
                 })
                 .and_then(|list| list.first());
-            tool = first.and_then(|t| {
+            first.and_then(|t| {
                 let name = t.get("name").and_then(Value::as_str)?;
                 Some(match t.get("version").and_then(Value::as_str) {
                     Some(version) => format!("{name}-{version}"),
                     None => name.to_string(),
                 })
-            });
+            })
         }
-    }
+    };
     let mut packages = Vec::new();
     let mut skipped = 0;
     for purl in purls {
