@@ -633,12 +633,12 @@ impl Artifact {
 
     /// Go modules an SBOM of this image lists (`PATH@VERSION`).
     async fn sbom_modules(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
-        Ok(contained(ctx, self.row.id, ModelNodeKind::Module).await?)
+        contained(ctx, self.row.id, ModelNodeKind::Module).await
     }
 
     /// Other packages an SBOM of this image lists (purls).
     async fn sbom_packages(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
-        Ok(contained(ctx, self.row.id, ModelNodeKind::Package).await?)
+        contained(ctx, self.row.id, ModelNodeKind::Package).await
     }
 
     /// Go modules whose version in the image's SBOM differs from the one the
