@@ -386,9 +386,6 @@ pub(crate) async fn post_evidence(
     }
 }
 
-/// Largest image index accepted by `POST /v1/index`, in bytes.
-pub const MAX_INDEX_BYTES: usize = 4 * 1024 * 1024;
-
 #[derive(Debug, Deserialize)]
 pub(crate) struct IndexQuery {
     digest: Option<String>,
