@@ -94,6 +94,14 @@ impl Server {
         self.child.as_ref().expect("running").id()
     }
 
+    /// SIGKILL: no shutdown, no flush.
+    pub fn kill_hard(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// Sends SIGTERM and waits for the exit.
     pub async fn terminate(&mut self) -> ExitStatus {
         let mut child = self.child.take().expect("running");
