@@ -523,6 +523,20 @@ async fn hop(
     Ok(nodes)
 }
 
+/// As [`hop`], as typed objects.
+async fn hop_to<T: From<NodeRow>>(
+    ctx: &Context<'_>,
+    ids: &[i64],
+    outgoing: bool,
+    kinds: &[ModelEdgeKind],
+) -> Result<Vec<T>> {
+    Ok(hop(ctx, ids, outgoing, kinds)
+        .await?
+        .into_iter()
+        .map(T::from)
+        .collect())
+}
+
 async fn attribute_values(ctx: &Context<'_>, id: i64, name: &str) -> Result<Vec<String>> {
     let rows = api(ctx)
         .store
@@ -549,6 +563,12 @@ pub struct Artifact {
     row: NodeRow,
 }
 
+impl From<NodeRow> for Artifact {
+    fn from(row: NodeRow) -> Artifact {
+        Artifact { row }
+    }
+}
+
 #[Object]
 impl Artifact {
     /// `sha256:` and 64 hex digits.
@@ -571,21 +591,13 @@ impl Artifact {
 
     /// The builds that produced it.
     async fn builds(&self, ctx: &Context<'_>) -> Result<Vec<Build>> {
-        Ok(hop(ctx, &[self.row.id], true, &[E::BuiltBy])
-            .await?
-            .into_iter()
-            .map(|row| Build { row })
-            .collect())
+        hop_to(ctx, &[self.row.id], true, &[E::BuiltBy]).await
     }
 
     /// The commits its builds built.
     async fn commits(&self, ctx: &Context<'_>) -> Result<Vec<Commit>> {
         let builds = hop(ctx, &[self.row.id], true, &[E::BuiltBy]).await?;
-        Ok(hop(ctx, &ids(&builds), true, &[E::FromCommit])
-            .await?
-            .into_iter()
-            .map(|row| Commit { row })
-            .collect())
+        hop_to(ctx, &ids(&builds), true, &[E::FromCommit]).await
     }
 
     /// The repositories its builds built from.
@@ -604,20 +616,12 @@ impl Artifact {
     /// The go.mod files its builds used.
     async fn go_mods(&self, ctx: &Context<'_>) -> Result<Vec<GoMod>> {
         let builds = hop(ctx, &[self.row.id], true, &[E::BuiltBy]).await?;
-        Ok(hop(ctx, &ids(&builds), true, &[E::UsedGomod])
-            .await?
-            .into_iter()
-            .map(|row| GoMod { row })
-            .collect())
+        hop_to(ctx, &ids(&builds), true, &[E::UsedGomod]).await
     }
 
     /// The workloads seen running it.
     async fn workloads(&self, ctx: &Context<'_>) -> Result<Vec<Workload>> {
-        Ok(hop(ctx, &[self.row.id], false, &[E::Runs])
-            .await?
-            .into_iter()
-            .map(|row| Workload { row })
-            .collect())
+        hop_to(ctx, &[self.row.id], false, &[E::Runs]).await
     }
 
     /// Every signature and attestation stored for this digest, each listed
@@ -679,20 +683,12 @@ impl Artifact {
 
     /// Image indexes (multi-arch) that list this manifest.
     async fn indexes(&self, ctx: &Context<'_>) -> Result<Vec<Artifact>> {
-        Ok(hop(ctx, &[self.row.id], true, &[E::PartOf])
-            .await?
-            .into_iter()
-            .map(|row| Artifact { row })
-            .collect())
+        hop_to(ctx, &[self.row.id], true, &[E::PartOf]).await
     }
 
     /// The platform manifests this index lists.
     async fn platforms(&self, ctx: &Context<'_>) -> Result<Vec<Artifact>> {
-        Ok(hop(ctx, &[self.row.id], false, &[E::PartOf])
-            .await?
-            .into_iter()
-            .map(|row| Artifact { row })
-            .collect())
+        hop_to(ctx, &[self.row.id], false, &[E::PartOf]).await
     }
 
     /// The platform (`os/arch[/variant]`) an index lists this manifest for.
@@ -707,11 +703,7 @@ impl Artifact {
 
     /// Builds that ran inside this image (it was their builder).
     async fn builder_of(&self, ctx: &Context<'_>) -> Result<Vec<Build>> {
-        Ok(hop(ctx, &[self.row.id], false, &[E::BuiltWith])
-            .await?
-            .into_iter()
-            .map(|row| Build { row })
-            .collect())
+        hop_to(ctx, &[self.row.id], false, &[E::BuiltWith]).await
     }
 }
 
@@ -719,6 +711,12 @@ impl Artifact {
 #[derive(Clone, Debug)]
 pub struct Build {
     row: NodeRow,
+}
+
+impl From<NodeRow> for Build {
+    fn from(row: NodeRow) -> Build {
+        Build { row }
+    }
 }
 
 #[Object]
@@ -743,45 +741,25 @@ impl Build {
     }
 
     async fn commits(&self, ctx: &Context<'_>) -> Result<Vec<Commit>> {
-        Ok(hop(ctx, &[self.row.id], true, &[E::FromCommit])
-            .await?
-            .into_iter()
-            .map(|row| Commit { row })
-            .collect())
+        hop_to(ctx, &[self.row.id], true, &[E::FromCommit]).await
     }
 
     async fn repositories(&self, ctx: &Context<'_>) -> Result<Vec<Repository>> {
-        Ok(hop(ctx, &[self.row.id], true, &[E::FromRepository])
-            .await?
-            .into_iter()
-            .map(|row| Repository { row })
-            .collect())
+        hop_to(ctx, &[self.row.id], true, &[E::FromRepository]).await
     }
 
     async fn go_mods(&self, ctx: &Context<'_>) -> Result<Vec<GoMod>> {
-        Ok(hop(ctx, &[self.row.id], true, &[E::UsedGomod])
-            .await?
-            .into_iter()
-            .map(|row| GoMod { row })
-            .collect())
+        hop_to(ctx, &[self.row.id], true, &[E::UsedGomod]).await
     }
 
     /// The artifacts it produced.
     async fn artifacts(&self, ctx: &Context<'_>) -> Result<Vec<Artifact>> {
-        Ok(hop(ctx, &[self.row.id], false, &[E::BuiltBy])
-            .await?
-            .into_iter()
-            .map(|row| Artifact { row })
-            .collect())
+        hop_to(ctx, &[self.row.id], false, &[E::BuiltBy]).await
     }
 
     /// The images it ran in (inputs, not outputs).
     async fn builder_images(&self, ctx: &Context<'_>) -> Result<Vec<Artifact>> {
-        Ok(hop(ctx, &[self.row.id], true, &[E::BuiltWith])
-            .await?
-            .into_iter()
-            .map(|row| Artifact { row })
-            .collect())
+        hop_to(ctx, &[self.row.id], true, &[E::BuiltWith]).await
     }
 }
 
@@ -789,6 +767,12 @@ impl Build {
 #[derive(Clone, Debug)]
 pub struct Commit {
     row: NodeRow,
+}
+
+impl From<NodeRow> for Commit {
+    fn from(row: NodeRow) -> Commit {
+        Commit { row }
+    }
 }
 
 #[Object]
@@ -802,41 +786,25 @@ impl Commit {
     }
 
     async fn repositories(&self, ctx: &Context<'_>) -> Result<Vec<Repository>> {
-        Ok(hop(ctx, &[self.row.id], true, &[E::InRepository])
-            .await?
-            .into_iter()
-            .map(|row| Repository { row })
-            .collect())
+        hop_to(ctx, &[self.row.id], true, &[E::InRepository]).await
     }
 
     /// Builds of this commit.
     async fn builds(&self, ctx: &Context<'_>) -> Result<Vec<Build>> {
-        Ok(hop(ctx, &[self.row.id], false, &[E::FromCommit])
-            .await?
-            .into_iter()
-            .map(|row| Build { row })
-            .collect())
+        hop_to(ctx, &[self.row.id], false, &[E::FromCommit]).await
     }
 
     /// Artifacts built from this commit.
     async fn artifacts(&self, ctx: &Context<'_>) -> Result<Vec<Artifact>> {
         let builds = hop(ctx, &[self.row.id], false, &[E::FromCommit]).await?;
-        Ok(hop(ctx, &ids(&builds), false, &[E::BuiltBy])
-            .await?
-            .into_iter()
-            .map(|row| Artifact { row })
-            .collect())
+        hop_to(ctx, &ids(&builds), false, &[E::BuiltBy]).await
     }
 
     /// Workloads running an artifact built from this commit.
     async fn workloads(&self, ctx: &Context<'_>) -> Result<Vec<Workload>> {
         let builds = hop(ctx, &[self.row.id], false, &[E::FromCommit]).await?;
         let artifacts = hop(ctx, &ids(&builds), false, &[E::BuiltBy]).await?;
-        Ok(hop(ctx, &ids(&artifacts), false, &[E::Runs])
-            .await?
-            .into_iter()
-            .map(|row| Workload { row })
-            .collect())
+        hop_to(ctx, &ids(&artifacts), false, &[E::Runs]).await
     }
 }
 
@@ -844,6 +812,12 @@ impl Commit {
 #[derive(Clone, Debug)]
 pub struct Repository {
     row: NodeRow,
+}
+
+impl From<NodeRow> for Repository {
+    fn from(row: NodeRow) -> Repository {
+        Repository { row }
+    }
 }
 
 #[Object]
@@ -858,19 +832,11 @@ impl Repository {
     }
 
     async fn commits(&self, ctx: &Context<'_>) -> Result<Vec<Commit>> {
-        Ok(hop(ctx, &[self.row.id], false, &[E::InRepository])
-            .await?
-            .into_iter()
-            .map(|row| Commit { row })
-            .collect())
+        hop_to(ctx, &[self.row.id], false, &[E::InRepository]).await
     }
 
     async fn builds(&self, ctx: &Context<'_>) -> Result<Vec<Build>> {
-        Ok(hop(ctx, &[self.row.id], false, &[E::FromRepository])
-            .await?
-            .into_iter()
-            .map(|row| Build { row })
-            .collect())
+        hop_to(ctx, &[self.row.id], false, &[E::FromRepository]).await
     }
 }
 
@@ -878,6 +844,12 @@ impl Repository {
 #[derive(Clone, Debug)]
 pub struct GoMod {
     row: NodeRow,
+}
+
+impl From<NodeRow> for GoMod {
+    fn from(row: NodeRow) -> GoMod {
+        GoMod { row }
+    }
 }
 
 #[Object]
@@ -892,11 +864,7 @@ impl GoMod {
     }
 
     async fn builds(&self, ctx: &Context<'_>) -> Result<Vec<Build>> {
-        Ok(hop(ctx, &[self.row.id], false, &[E::UsedGomod])
-            .await?
-            .into_iter()
-            .map(|row| Build { row })
-            .collect())
+        hop_to(ctx, &[self.row.id], false, &[E::UsedGomod]).await
     }
 
     /// The module path of the go.mod (`go.module.path`).
@@ -922,11 +890,7 @@ impl GoMod {
     /// Artifacts built with this go.mod.
     async fn artifacts(&self, ctx: &Context<'_>) -> Result<Vec<Artifact>> {
         let builds = hop(ctx, &[self.row.id], false, &[E::UsedGomod]).await?;
-        Ok(hop(ctx, &ids(&builds), false, &[E::BuiltBy])
-            .await?
-            .into_iter()
-            .map(|row| Artifact { row })
-            .collect())
+        hop_to(ctx, &ids(&builds), false, &[E::BuiltBy]).await
     }
 }
 
@@ -960,6 +924,12 @@ pub struct ModuleUsage {
 #[derive(Clone, Debug)]
 pub struct ModuleVersion {
     row: NodeRow,
+}
+
+impl From<NodeRow> for ModuleVersion {
+    fn from(row: NodeRow) -> ModuleVersion {
+        ModuleVersion { row }
+    }
 }
 
 #[Object]
@@ -1007,11 +977,7 @@ impl ModuleVersion {
             &[E::Requires, E::RequiresIndirect],
         )
         .await?;
-        Ok(hop(ctx, &ids(&gomods), false, &[E::UsedGomod])
-            .await?
-            .into_iter()
-            .map(|row| Build { row })
-            .collect())
+        hop_to(ctx, &ids(&gomods), false, &[E::UsedGomod]).await
     }
 
     /// Images those builds produced, and the platform manifests of those
@@ -1027,11 +993,7 @@ impl ModuleVersion {
     /// Workloads seen running one of those images.
     async fn workloads(&self, ctx: &Context<'_>) -> Result<Vec<Workload>> {
         let artifacts = module_artifacts(ctx, self.row.id).await?;
-        Ok(hop(ctx, &ids(&artifacts), false, &[E::Runs])
-            .await?
-            .into_iter()
-            .map(|row| Workload { row })
-            .collect())
+        hop_to(ctx, &ids(&artifacts), false, &[E::Runs]).await
     }
 }
 
@@ -1058,6 +1020,12 @@ pub struct Workload {
     row: NodeRow,
 }
 
+impl From<NodeRow> for Workload {
+    fn from(row: NodeRow) -> Workload {
+        Workload { row }
+    }
+}
+
 #[Object]
 impl Workload {
     /// `ENVIRONMENT/NAMESPACE/NAME`, `-` for an absent part.
@@ -1076,11 +1044,7 @@ impl Workload {
 
     /// The images it was seen running.
     async fn artifacts(&self, ctx: &Context<'_>) -> Result<Vec<Artifact>> {
-        Ok(hop(ctx, &[self.row.id], true, &[E::Runs])
-            .await?
-            .into_iter()
-            .map(|row| Artifact { row })
-            .collect())
+        hop_to(ctx, &[self.row.id], true, &[E::Runs]).await
     }
 }
 

@@ -37,8 +37,8 @@ fn kv(key: &str, value: &str) -> KeyValue {
     }
 }
 
-/// A build's span claiming `commit` built `image` in run `run`.
-async fn claim(server: &Server, trace: u8, run: &str, commit: &str, image: &str) {
+/// Exports one span of trace `trace` with `attributes` over OTLP/HTTP.
+async fn export_span(server: &Server, trace: u8, attributes: Vec<KeyValue>) {
     let request = ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             scope_spans: vec![ScopeSpans {
@@ -46,12 +46,7 @@ async fn claim(server: &Server, trace: u8, run: &str, commit: &str, image: &str)
                     trace_id: vec![trace; 16],
                     span_id: vec![1; 8],
                     name: "release".into(),
-                    attributes: vec![
-                        kv("cicd.pipeline.run.id", run),
-                        kv("vcs.ref.head.revision", commit),
-                        kv("vcs.repository.url.full", "https://github.com/acme/calc"),
-                        kv("oci.manifest.digest", image),
-                    ],
+                    attributes,
                     ..Default::default()
                 }],
                 ..Default::default()
@@ -67,6 +62,21 @@ async fn claim(server: &Server, trace: u8, run: &str, commit: &str, image: &str)
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+}
+
+/// A build's span claiming `commit` built `image` in run `run`.
+async fn claim(server: &Server, trace: u8, run: &str, commit: &str, image: &str) {
+    export_span(
+        server,
+        trace,
+        vec![
+            kv("cicd.pipeline.run.id", run),
+            kv("vcs.ref.head.revision", commit),
+            kv("vcs.repository.url.full", "https://github.com/acme/calc"),
+            kv("oci.manifest.digest", image),
+        ],
+    )
+    .await;
 }
 
 async fn post_evidence(server: &Server, body: &serde_json::Value) -> (u16, serde_json::Value) {
@@ -530,48 +540,30 @@ async fn sboms_list_packages_and_disagreements_with_go_mod_are_shown() {
     let server = Server::start(Flavor::Sqlite, &["--trust-policy", &policy]).await;
     let image = digest(0x71);
     // The build's go.mod requires x/net v0.17.0.
-    let request = ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans {
-                spans: vec![Span {
-                    trace_id: vec![0x70; 16],
-                    span_id: vec![1; 8],
-                    name: "go build".into(),
-                    attributes: vec![
-                        kv("cicd.pipeline.run.id", "700"),
-                        kv("go.mod.hash", &"7".repeat(64)),
-                        kv("oci.manifest.digest", &image),
-                        KeyValue {
-                            key: "go.mod.requires".into(),
-                            value: Some(AnyValue {
-                                value: Some(Value::ArrayValue(
-                                    opentelemetry_proto::tonic::common::v1::ArrayValue {
-                                        values: vec![AnyValue {
-                                            value: Some(Value::StringValue(
-                                                "golang.org/x/net@v0.17.0".into(),
-                                            )),
-                                        }],
-                                    },
-                                )),
-                            }),
-                            ..Default::default()
-                        },
-                    ],
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
+    let requires = KeyValue {
+        key: "go.mod.requires".into(),
+        value: Some(AnyValue {
+            value: Some(Value::ArrayValue(
+                opentelemetry_proto::tonic::common::v1::ArrayValue {
+                    values: vec![AnyValue {
+                        value: Some(Value::StringValue("golang.org/x/net@v0.17.0".into())),
+                    }],
+                },
+            )),
+        }),
+        ..Default::default()
     };
-    let response = reqwest::Client::new()
-        .post(format!("http://{}/v1/traces", server.http))
-        .header("content-type", "application/x-protobuf")
-        .body(request.encode_to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    export_span(
+        &server,
+        0x70,
+        vec![
+            kv("cicd.pipeline.run.id", "700"),
+            kv("go.mod.hash", &"7".repeat(64)),
+            kv("oci.manifest.digest", &image),
+            requires,
+        ],
+    )
+    .await;
 
     // A bare SBOM needs the digest it describes.
     let (status, answer) = post_evidence(&server, &spdx(&["golang.org/x/net@v0.16.0"])).await;
