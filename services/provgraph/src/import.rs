@@ -11,6 +11,21 @@ use std::time::Duration;
 
 use clap::Args;
 
+/// Runs a command's async body on a current-thread runtime; a runtime that
+/// cannot start is one line on stderr naming the command.
+fn block_on(command: &str, body: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(body),
+        Err(err) => {
+            eprintln!("provgraph {command}: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     /// Evidence files to import.
@@ -55,18 +70,11 @@ fn progress(done: usize, total: usize, line: &str) {
 }
 
 pub fn import(args: ImportArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("provgraph import: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async move {
-        let client = match reqwest::Client::builder().timeout(Duration::from_secs(60)).build() {
+    block_on("import", async move {
+        let client = match reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+        {
             Ok(client) => client,
             Err(err) => {
                 eprintln!("provgraph import: {err}");
@@ -90,7 +98,11 @@ pub fn import(args: ImportArgs) -> ExitCode {
                             _ => tally.unverified += 1,
                         }
                     }
-                    progress(index + 1, total, &format!("{name}: {} result(s)", results.len()));
+                    progress(
+                        index + 1,
+                        total,
+                        &format!("{name}: {} result(s)", results.len()),
+                    );
                 }
                 Err(reason) => {
                     tally.files_failed += 1;
@@ -101,12 +113,21 @@ pub fn import(args: ImportArgs) -> ExitCode {
         }
         println!(
             "imported {} of {} file(s): {} trusted, {} verified but untrusted, {} not verified; {} file(s) failed",
-            tally.files_ok, total, tally.trusted, tally.verified_untrusted, tally.unverified, tally.files_failed
+            tally.files_ok,
+            total,
+            tally.trusted,
+            tally.verified_untrusted,
+            tally.unverified,
+            tally.files_failed
         );
         for failure in &failures {
             eprintln!("failed: {failure}");
         }
-        if tally.files_failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+        if tally.files_failed == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
     })
 }
 
@@ -164,17 +185,7 @@ pub fn reverify(args: ReverifyArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("provgraph reverify: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async move {
+    block_on("reverify", async move {
         let store = match provgraph_store::Store::connect(
             &args.database_url,
             &provgraph_store::StoreOptions::default(),
@@ -225,26 +236,18 @@ pub struct DiscoverArgs {
 /// for a digest (and, for an index, for each platform manifest), records the
 /// index's platform manifests, and imports everything into the server.
 pub fn discover(args: DiscoverArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("provgraph discover: {err}");
-            return ExitCode::FAILURE;
+    block_on("discover", async move {
+        match run_discover(&args).await {
+            Ok(summary) => {
+                println!("{summary}");
+                ExitCode::SUCCESS
+            }
+            Err(reason) => {
+                eprintln!("provgraph discover: {reason}");
+                ExitCode::FAILURE
+            }
         }
-    };
-    match runtime.block_on(run_discover(&args)) {
-        Ok(summary) => {
-            println!("{summary}");
-            ExitCode::SUCCESS
-        }
-        Err(reason) => {
-            eprintln!("provgraph discover: {reason}");
-            ExitCode::FAILURE
-        }
-    }
+    })
 }
 
 async fn run_discover(args: &DiscoverArgs) -> Result<String, String> {

@@ -8,25 +8,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::Server;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use common::{Server, kv};
+use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use provgraph_store::testing::{Flavor, TestDb};
 
 const KILLS: usize = 20;
 const REQUESTS: usize = 3000;
-
-fn kv(key: &str, value: String) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue {
-            value: Some(Value::StringValue(value)),
-        }),
-        ..Default::default()
-    }
-}
 
 /// Request `r`: 10 builds, each as two children and a root, the roots of
 /// odd builds held back to the next request (children before roots).
@@ -74,16 +62,7 @@ fn request(r: usize) -> Vec<u8> {
             });
         }
     }
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans {
-                spans,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
-    .encode_to_vec()
+    common::spans_request(spans).encode_to_vec()
 }
 
 async fn send(client: &reqwest::Client, server: &Server, body: Vec<u8>) -> bool {

@@ -9,46 +9,21 @@ mod common;
 use std::io::Write;
 use std::time::Duration;
 
-use common::Server;
+use common::{Server, kv};
+
+fn request(trace: u8, attributes: Vec<KeyValue>) -> ExportTraceServiceRequest {
+    common::one_span(trace, 7, "build", attributes)
+}
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use opentelemetry_proto::tonic::common::v1::KeyValue;
 use prost::Message;
 use provgraph_store::testing::Flavor;
 use sqlx::Connection;
 
 const DIGEST: &str = "sha256:4444444444444444444444444444444444444444444444444444444444444444";
-
-fn kv(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue {
-            value: Some(Value::StringValue(value.into())),
-        }),
-        ..Default::default()
-    }
-}
-
-fn request(trace: u8, attributes: Vec<KeyValue>) -> ExportTraceServiceRequest {
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans {
-                spans: vec![Span {
-                    trace_id: vec![trace; 16],
-                    span_id: vec![7; 8],
-                    name: "build".into(),
-                    attributes,
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
-}
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
@@ -159,7 +134,7 @@ async fn http_errors_follow_the_otlp_spec() {
     assert_eq!(response.status(), 200);
 
     // Too large as sent: 413.
-    let big = request(1, vec![kv("note", &"x".repeat(100_000))]).encode_to_vec();
+    let big = request(1, vec![kv("note", "x".repeat(100_000))]).encode_to_vec();
     let response = post(&server, "application/x-protobuf", None, big).await;
     assert_eq!(response.status(), 413);
     let status = rpc_status(&response.bytes().await.unwrap());
@@ -318,7 +293,7 @@ async fn grpc_errors_use_the_codes_exporters_understand() {
         .unwrap();
     // Too large: RESOURCE_EXHAUSTED (tonic alone says OUT_OF_RANGE, which
     // exporters retry forever).
-    let big = request(1, vec![kv("note", &"x".repeat(100_000))]);
+    let big = request(1, vec![kv("note", "x".repeat(100_000))]);
     let err = client.export(big.clone()).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::ResourceExhausted, "{err:?}");
     // Also when it only grows too large after decompression.

@@ -6,10 +6,8 @@
 
 mod common;
 
-use common::Server;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use common::{Server, kv};
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 use provgraph_store::testing::{Flavor, TestDb};
 use serde_json::json;
@@ -27,33 +25,9 @@ fn b64(bytes: &[u8]) -> String {
     SignatureBytes::from_bytes(bytes).to_base64()
 }
 
-fn kv(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue {
-            value: Some(Value::StringValue(value.into())),
-        }),
-        ..Default::default()
-    }
-}
-
 /// Exports one span of trace `trace` with `attributes` over OTLP/HTTP.
 async fn export_span(server: &Server, trace: u8, attributes: Vec<KeyValue>) {
-    let request = ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans {
-                spans: vec![Span {
-                    trace_id: vec![trace; 16],
-                    span_id: vec![1; 8],
-                    name: "release".into(),
-                    attributes,
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    };
+    let request = common::one_span(trace, 1, "release", attributes);
     let response = reqwest::Client::new()
         .post(format!("http://{}/v1/traces", server.http))
         .header("content-type", "application/x-protobuf")
@@ -558,7 +532,7 @@ async fn sboms_list_packages_and_disagreements_with_go_mod_are_shown() {
         0x70,
         vec![
             kv("cicd.pipeline.run.id", "700"),
-            kv("go.mod.hash", &"7".repeat(64)),
+            kv("go.mod.hash", "7".repeat(64)),
             kv("oci.manifest.digest", &image),
             requires,
         ],

@@ -8,6 +8,9 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use provgraph_store::testing::{Flavor, TestDb};
 
 /// A running `provgraph serve`.
@@ -164,6 +167,46 @@ impl Drop for Server {
             let _ = child.wait();
         }
     }
+}
+
+/// A string attribute.
+pub fn kv(key: &str, value: impl Into<String>) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue {
+            value: Some(Value::StringValue(value.into())),
+        }),
+        ..Default::default()
+    }
+}
+
+/// An export request holding `spans`, under one empty resource.
+pub fn spans_request(spans: Vec<Span>) -> ExportTraceServiceRequest {
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+/// An export request of one span: trace id 16 × `trace`, span id 8 × `span`.
+pub fn one_span(
+    trace: u8,
+    span: u8,
+    name: &str,
+    attributes: Vec<KeyValue>,
+) -> ExportTraceServiceRequest {
+    spans_request(vec![Span {
+        trace_id: vec![trace; 16],
+        span_id: vec![span; 8],
+        name: name.into(),
+        attributes,
+        ..Default::default()
+    }])
 }
 
 /// The node keys of a lineage answer's `nodes { kind key }`.
