@@ -7,6 +7,8 @@
 //! property test in `tests/`.
 
 mod backend;
+mod index;
+mod index_sql;
 pub mod ingest;
 mod lineage;
 mod plan;
@@ -22,6 +24,7 @@ use sqlx::pool::PoolOptions;
 use sqlx::postgres::{PgConnectOptions, PgPool};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
 
+pub use index::{LOG_RETENTION, LineagePage, POLL_EVERY, PageRequest};
 pub use lineage::{Direction, LineageLimits, Subgraph};
 
 /// What can go wrong in the store.
@@ -267,6 +270,7 @@ macro_rules! in_write_tx {
                     $call.await?
                 };
                 $tx.commit().await?;
+                $store.index.committed();
                 out
             }
             crate::Backend::Postgres { pool } => {
@@ -276,6 +280,7 @@ macro_rules! in_write_tx {
                     $call.await?
                 };
                 $tx.commit().await?;
+                $store.index.committed();
                 out
             }
         }
@@ -292,6 +297,8 @@ enum Backend {
 #[derive(Clone, Debug)]
 pub struct Store {
     backend: Backend,
+    /// The in-memory lineage index (`index.rs`), shared by all clones.
+    index: std::sync::Arc<index::IndexState>,
 }
 
 /// Milliseconds since the Unix epoch, now.
@@ -353,6 +360,7 @@ impl Store {
             .map_err(open_error)?;
         Ok(Store {
             backend: Backend::Sqlite { read, write },
+            index: Default::default(),
         })
     }
 
@@ -379,6 +387,7 @@ impl Store {
             .map_err(|err| StoreError::Migrate(err.to_string()))?;
         let store = Store {
             backend: Backend::Postgres { pool },
+            index: Default::default(),
         };
         store.refresh_statistics().await?;
         Ok(store)
@@ -491,6 +500,7 @@ impl Store {
 
     /// Closes every connection.
     pub async fn close(&self) {
+        self.index.stop();
         match &self.backend {
             Backend::Sqlite { read, write } => {
                 read.close().await;

@@ -1,6 +1,8 @@
 //! Lineage: the subgraph reachable from one node, walked breadth-first one
-//! depth at a time with one query per depth (the frontier as an id list), so
-//! that cost follows the size of the answer, never the size of the graph.
+//! depth at a time. From the in-memory index (`index.rs`) when it is loaded
+//! and can vouch for the answer; else with one query per depth (the frontier
+//! as an id list), so that cost follows the size of the answer, never the
+//! size of the graph. Both give the same answer (tested).
 
 use std::collections::{HashMap, HashSet};
 
@@ -26,7 +28,7 @@ pub struct LineageLimits {
 }
 
 /// A lineage answer.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Subgraph {
     /// The start node first, then by depth.
     pub nodes: Vec<NodeRow>,
@@ -38,9 +40,23 @@ pub struct Subgraph {
 }
 
 impl Store {
-    /// The subgraph reachable from `start` in `direction`, or `None` when no
-    /// such node exists.
+    /// The subgraph reachable from `start` in `direction`: from the index
+    /// when it can answer, else with SQL.
     pub async fn lineage(
+        &self,
+        start: &NodeRow,
+        direction: Direction,
+        limits: LineageLimits,
+    ) -> Result<Subgraph, StoreError> {
+        if let Some(answer) = self.lineage_indexed(start, direction, limits).await? {
+            return Ok(answer);
+        }
+        self.lineage_sql(start, direction, limits).await
+    }
+
+    /// The subgraph reachable from `start` in `direction`, one SQL query per
+    /// depth: the reference the index is tested against.
+    pub async fn lineage_sql(
         &self,
         start: &NodeRow,
         direction: Direction,

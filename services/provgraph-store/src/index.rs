@@ -1,0 +1,818 @@
+//! The in-memory lineage index: the graph's adjacency (node ids, edge ids and
+//! kinds, no keys) in a petgraph `Graph`, so that a lineage walk costs
+//! microseconds instead of one SQL query per depth.
+//!
+//! - **Loaded** from `edges` (and the kinds from `nodes`) when the API starts
+//!   ([`Store::start_lineage_index`]), in the background, with progress in
+//!   the log; until it is loaded, lineage is answered with SQL.
+//! - **Kept up to date from the edge change log** (`edge_log`, migration
+//!   0005): triggers write every insert into and delete from `edges` there,
+//!   in commit order, in the writing transaction. The index applies what
+//!   follows the last `seq` it applied. So it never holds an edge that was
+//!   not committed, and it sees edges written by *any* process on the same
+//!   database (another replica, `provgraph import`), not only its own.
+//! - **Read-your-writes**: every commit of this process bumps a counter; a
+//!   walk first catches up when the index has not applied a commit this
+//!   process acknowledged. Other processes' commits are picked up by a poll
+//!   every [`POLL_EVERY`]: that is the staleness bound for them.
+//! - **Vouched for at answer time**: the rows of an answer (nodes and edges)
+//!   are read in one query; an edge the index has and the table no longer
+//!   has (deleted by another process since the last poll) sends the walk to
+//!   SQL instead. Deletions are therefore never stale; additions by other
+//!   processes are at most one poll late.
+//!
+//! Memory: 16 bytes per node and 24 per edge in the graph (weights pack the
+//! database id with the kind), plus the id map: 4 bytes per possible node
+//! id, allocated in pages of 4,096 ids where ids exist.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use petgraph::Direction as Dir;
+use petgraph::graph::{DiGraph, EdgeIndex, NodeIndex};
+use petgraph::visit::{EdgeRef, VisitMap, Visitable};
+use provgraph_model::NodeKind;
+
+use crate::backend::CHUNK;
+use crate::lineage::{Direction, LineageLimits, Subgraph};
+use crate::{Backend, EdgeRow, NodeRow, Store, StoreError};
+
+/// How often the index reads changes committed by other processes.
+pub const POLL_EVERY: Duration = Duration::from_secs(1);
+/// How long changes stay in `edge_log` before they are pruned. A process
+/// that has not read the log for longer reloads its index.
+pub const LOG_RETENTION: Duration = Duration::from_secs(60);
+const PRUNE_EVERY: Duration = Duration::from_secs(10);
+/// Log rows read per query, and applied per hold of the write lock.
+const LOG_BATCH: i64 = 20_000;
+/// Rows read per query during the initial load.
+const LOAD_BATCH: i64 = 100_000;
+
+const PAGE: i64 = 4096;
+const ABSENT: u32 = u32::MAX;
+const NO_KIND: u8 = u8::MAX;
+
+/// Database node id -> graph index, in pages of `PAGE` ids: 4 bytes per id
+/// in a page that holds any node.
+#[derive(Default)]
+struct IdMap {
+    pages: HashMap<i64, Box<[u32]>>,
+}
+
+impl IdMap {
+    fn get(&self, id: i64) -> Option<NodeIndex> {
+        let page = self.pages.get(&id.div_euclid(PAGE))?;
+        let at = page[id.rem_euclid(PAGE) as usize];
+        (at != ABSENT).then(|| NodeIndex::new(at as usize))
+    }
+
+    fn set(&mut self, id: i64, index: NodeIndex) {
+        let page = self
+            .pages
+            .entry(id.div_euclid(PAGE))
+            .or_insert_with(|| vec![ABSENT; PAGE as usize].into_boxed_slice());
+        page[id.rem_euclid(PAGE) as usize] = index.index() as u32;
+    }
+}
+
+fn pack(id: i64, kind: u8) -> u64 {
+    ((id as u64) << 8) | u64::from(kind)
+}
+
+fn unpack(weight: u64) -> (i64, u8) {
+    ((weight >> 8) as i64, (weight & 0xff) as u8)
+}
+
+fn kind_byte(code: Option<i16>) -> u8 {
+    code.and_then(|c| u8::try_from(c).ok())
+        .filter(|c| *c != NO_KIND)
+        .unwrap_or(NO_KIND)
+}
+
+/// One edge of a walk: (id, kind code, from, to).
+type WalkEdge = (i64, i16, i64, i64);
+
+/// The adjacency: node weight = database id and kind, edge weight =
+/// database id and kind.
+#[derive(Default)]
+pub(crate) struct Graph {
+    g: DiGraph<u64, u64, u32>,
+    ids: IdMap,
+}
+
+/// A walk's answer before its rows are read.
+#[derive(Debug, Default)]
+pub(crate) struct Walk {
+    pub order: Vec<i64>,
+    pub depth: HashMap<i64, u32>,
+    pub edges: Vec<WalkEdge>,
+    pub truncated: bool,
+}
+
+impl Graph {
+    fn with_capacity(nodes: usize, edges: usize) -> Graph {
+        Graph {
+            g: DiGraph::with_capacity(nodes, edges),
+            ids: IdMap::default(),
+        }
+    }
+
+    /// Nodes and edges held.
+    pub(crate) fn size(&self) -> (usize, usize) {
+        (self.g.node_count(), self.g.edge_count())
+    }
+
+    fn node(&mut self, id: i64, kind: Option<i16>) -> NodeIndex {
+        match self.ids.get(id) {
+            Some(index) => {
+                if let Some(code) = kind {
+                    self.g[index] = pack(id, kind_byte(Some(code)));
+                }
+                index
+            }
+            None => {
+                let index = self.g.add_node(pack(id, kind_byte(kind)));
+                self.ids.set(id, index);
+                index
+            }
+        }
+    }
+
+    fn find_edge(&self, from: NodeIndex, edge_id: i64) -> Option<EdgeIndex> {
+        self.g
+            .edges_directed(from, Dir::Outgoing)
+            .find(|e| unpack(*e.weight()).0 == edge_id)
+            .map(|e| e.id())
+    }
+
+    /// Adds an edge unless one with its id already leaves `from` (`dedup`;
+    /// the initial load knows every id comes once).
+    fn add_edge(&mut self, edge: WalkEdge, kinds: (Option<i16>, Option<i16>), dedup: bool) {
+        let (id, kind, from, to) = edge;
+        let f = self.node(from, kinds.0);
+        let t = self.node(to, kinds.1);
+        if dedup && let Some(old) = self.find_edge(f, id) {
+            if self.g.edge_endpoints(old) == Some((f, t)) {
+                return;
+            }
+            // The id was reused for another edge (SQLite may reuse the
+            // largest rowid after a delete): the old one is gone.
+            self.g.remove_edge(old);
+        }
+        self.g.add_edge(f, t, pack(id, kind_byte(Some(kind))));
+    }
+
+    fn remove_edge(&mut self, id: i64, from: i64) {
+        if let Some(f) = self.ids.get(from)
+            && let Some(edge) = self.find_edge(f, id)
+        {
+            self.g.remove_edge(edge);
+        }
+    }
+
+    fn apply(&mut self, row: &LogRow) {
+        let (_, added, edge, kind, from, to, from_kind, to_kind) = *row;
+        if added != 0 {
+            self.add_edge((edge, kind, from, to), (from_kind, to_kind), true);
+        } else {
+            self.remove_edge(edge, from);
+        }
+    }
+
+    fn db_id(&self, index: NodeIndex) -> i64 {
+        unpack(self.g[index]).0
+    }
+
+    /// The edges of `ids` (leaving them when `outgoing`, else entering), by
+    /// edge id, at most `limit`: what `edges_of` reads for one chunk.
+    fn edges_of_chunk(&self, ids: &[i64], outgoing: bool, limit: usize) -> Vec<WalkEdge> {
+        let dir = if outgoing {
+            Dir::Outgoing
+        } else {
+            Dir::Incoming
+        };
+        let mut out = Vec::new();
+        for id in ids {
+            let Some(index) = self.ids.get(*id) else {
+                continue;
+            };
+            for e in self.g.edges_directed(index, dir) {
+                let (edge_id, kind) = unpack(*e.weight());
+                out.push((
+                    edge_id,
+                    i16::from(kind),
+                    self.db_id(e.source()),
+                    self.db_id(e.target()),
+                ));
+            }
+        }
+        out.sort_unstable_by_key(|e| e.0);
+        out.truncate(limit);
+        out
+    }
+
+    /// The same breadth-first walk as [`Store::lineage_sql`], over memory:
+    /// the same frontier chunks, edge order, limits and truncation, so the
+    /// answers are identical.
+    pub(crate) fn walk(&self, start: i64, outgoing: bool, limits: LineageLimits) -> Walk {
+        let mut depth: HashMap<i64, u32> = HashMap::from([(start, 0)]);
+        let mut order = vec![start];
+        let mut edges = Vec::new();
+        let mut seen_edges = HashSet::new();
+        let mut frontier = vec![start];
+        let mut truncated = false;
+        let mut level = 0;
+        while !frontier.is_empty() && level < limits.max_depth && !truncated {
+            level += 1;
+            let room = limits.max_nodes.saturating_sub(order.len());
+            let limit = (room + 1) * 8 + 64;
+            let mut found = Vec::new();
+            for chunk in frontier.chunks(CHUNK) {
+                found.extend(self.edges_of_chunk(chunk, outgoing, limit));
+                if found.len() >= limit {
+                    found.truncate(limit);
+                    break;
+                }
+            }
+            if found.len() >= limit {
+                truncated = true;
+            }
+            let mut next = Vec::new();
+            for edge in found {
+                let other = if outgoing { edge.3 } else { edge.2 };
+                if let std::collections::hash_map::Entry::Vacant(slot) = depth.entry(other) {
+                    if order.len() >= limits.max_nodes {
+                        truncated = true;
+                        continue;
+                    }
+                    slot.insert(level);
+                    order.push(other);
+                    next.push(other);
+                }
+                if seen_edges.insert(edge.0) {
+                    edges.push(edge);
+                }
+            }
+            frontier = next;
+        }
+        edges.retain(|e| depth.contains_key(&e.2) && depth.contains_key(&e.3));
+        Walk {
+            order,
+            depth,
+            edges,
+            truncated,
+        }
+    }
+
+    /// One page of the nodes reachable from `start` within `max_depth`, in
+    /// (depth, id) order, after `after`, of the given kinds (all when
+    /// empty): up to `first` (node id, depth), and whether more follow.
+    /// Walks level by level and stops after the level that fills the page.
+    pub(crate) fn page(
+        &self,
+        start: (i64, NodeKind),
+        outgoing: bool,
+        max_depth: u32,
+        kinds: &[NodeKind],
+        first: usize,
+        after: Option<(u32, i64)>,
+    ) -> (Vec<(i64, u32)>, bool) {
+        let wanted =
+            |kind: u8| kinds.is_empty() || kinds.iter().any(|k| k.code() == i16::from(kind));
+        let dir = if outgoing {
+            Dir::Outgoing
+        } else {
+            Dir::Incoming
+        };
+        let mut out: Vec<(i64, u32)> = Vec::new();
+        let Some(start_index) = self.ids.get(start.0) else {
+            // Not in the index: a node without edges.
+            let fits = after.is_none() && wanted(kind_byte(Some(start.1.code())));
+            if fits && first > 0 {
+                out.push((start.0, 0));
+            }
+            let more = fits && first == 0;
+            return (out, more);
+        };
+        let mut visited = self.g.visit_map();
+        visited.visit(start_index);
+        let mut level = vec![start_index];
+        let mut depth = 0u32;
+        loop {
+            let take = after.is_none_or(|(d, _)| depth >= d);
+            if take {
+                let mut found: Vec<i64> = level
+                    .iter()
+                    .map(|i| unpack(self.g[*i]))
+                    .filter(|(_, kind)| wanted(*kind))
+                    .map(|(id, _)| id)
+                    .filter(|id| after.is_none_or(|(d, after_id)| depth > d || *id > after_id))
+                    .collect();
+                let need = first + 1 - out.len();
+                if found.len() > need {
+                    found.select_nth_unstable(need - 1);
+                    found.truncate(need);
+                }
+                found.sort_unstable();
+                out.extend(found.into_iter().map(|id| (id, depth)));
+                if out.len() > first {
+                    break;
+                }
+            }
+            if depth >= max_depth {
+                break;
+            }
+            let mut next = Vec::new();
+            for index in &level {
+                for neighbor in self.g.neighbors_directed(*index, dir) {
+                    if visited.visit(neighbor) {
+                        next.push(neighbor);
+                    }
+                }
+            }
+            if next.is_empty() {
+                break;
+            }
+            level = next;
+            depth += 1;
+        }
+        let more = out.len() > first;
+        out.truncate(first);
+        (out, more)
+    }
+}
+
+type LogRow = crate::index_sql::sqlite::LogRow;
+
+/// The index shared by every clone of a [`Store`].
+#[derive(Default)]
+pub(crate) struct IndexState {
+    graph: RwLock<Graph>,
+    ready: AtomicBool,
+    started: AtomicBool,
+    stopped: AtomicBool,
+    /// The last `edge_log.seq` applied; held while catching up.
+    applied_seq: tokio::sync::Mutex<i64>,
+    /// Commits of this process, and how many of them the index has applied.
+    committed: AtomicU64,
+    applied: AtomicU64,
+    wake: tokio::sync::Notify,
+}
+
+impl std::fmt::Debug for IndexState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IndexState")
+            .field("ready", &self.ready.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl IndexState {
+    /// Called after every commit of this process.
+    pub(crate) fn committed(&self) {
+        self.committed.fetch_add(1, Ordering::AcqRel);
+        if self.started.load(Ordering::Relaxed) {
+            self.wake.notify_one();
+        }
+    }
+
+    pub(crate) fn stop(&self) {
+        self.stopped.store(true, Ordering::Relaxed);
+        self.wake.notify_one();
+    }
+}
+
+/// Dispatches one read to the index SQL of the backend.
+macro_rules! index_read {
+    ($store:expr, |$conn:ident| $call:expr) => {
+        match &$store.backend {
+            Backend::Sqlite { read, .. } => {
+                let mut guard = read.acquire().await?;
+                let $conn = &mut *guard;
+                {
+                    use crate::index_sql::sqlite::*;
+                    $call.await?
+                }
+            }
+            Backend::Postgres { pool } => {
+                let mut guard = pool.acquire().await?;
+                let $conn = &mut *guard;
+                {
+                    use crate::index_sql::postgres::*;
+                    $call.await?
+                }
+            }
+        }
+    };
+}
+
+/// Answers of the index, as the tests and `lineage` see them.
+impl Store {
+    /// Starts loading the lineage index in the background and keeping it up
+    /// to date (idempotent). Needs a Tokio runtime.
+    pub fn start_lineage_index(&self) {
+        if self.index.started.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.index.started.store(false, Ordering::Release);
+            tracing::debug!("no runtime: the lineage index is not started");
+            return;
+        };
+        let store = self.clone();
+        runtime.spawn(async move { store.run_index().await });
+    }
+
+    /// Loads the lineage index now (tests; `start_lineage_index` does it in
+    /// the background). Other processes' changes are then read by
+    /// [`Store::catch_up_lineage_index`].
+    pub async fn load_lineage_index(&self) -> Result<(), StoreError> {
+        let mut seq = self.index.applied_seq.lock().await;
+        self.reload(&mut seq).await
+    }
+
+    /// True once the index answers lineage.
+    pub fn lineage_index_ready(&self) -> bool {
+        self.index.ready.load(Ordering::Acquire)
+    }
+
+    /// Nodes and edges in the index.
+    pub fn lineage_index_size(&self) -> (usize, usize) {
+        self.index
+            .graph
+            .read()
+            .map(|g| g.size())
+            .unwrap_or_default()
+    }
+
+    /// Applies every change committed since the last one applied, by any
+    /// process.
+    pub async fn catch_up_lineage_index(&self) -> Result<(), StoreError> {
+        let target = self.index.committed.load(Ordering::Acquire);
+        let mut seq = self.index.applied_seq.lock().await;
+        self.catch_up_locked(&mut seq).await?;
+        self.index.applied.fetch_max(target, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Catches up when a commit of this process is not applied yet.
+    async fn sync_own_commits(&self) -> Result<(), StoreError> {
+        let target = self.index.committed.load(Ordering::Acquire);
+        if self.index.applied.load(Ordering::Acquire) >= target {
+            return Ok(());
+        }
+        let mut seq = self.index.applied_seq.lock().await;
+        if self.index.applied.load(Ordering::Acquire) >= target {
+            return Ok(());
+        }
+        self.catch_up_locked(&mut seq).await?;
+        self.index.applied.fetch_max(target, Ordering::AcqRel);
+        Ok(())
+    }
+
+    async fn catch_up_locked(&self, seq: &mut i64) -> Result<(), StoreError> {
+        if !self.lineage_index_ready() {
+            return Ok(());
+        }
+        let from = *seq;
+        loop {
+            let rows: Vec<LogRow> = index_read!(self, |conn| log_since(conn, *seq, LOG_BATCH));
+            if let Some(last) = rows.last() {
+                let mut graph = self
+                    .index
+                    .graph
+                    .write()
+                    .map_err(|_| StoreError::Corrupt("lineage index lock poisoned".into()))?;
+                for row in &rows {
+                    graph.apply(row);
+                }
+                *seq = last.0;
+            }
+            if (rows.len() as i64) < LOG_BATCH {
+                break;
+            }
+        }
+        let (_, pruned): (i64, i64) = index_read!(self, |conn| log_state(conn));
+        if pruned > from {
+            // Changes this index never read were pruned: start again.
+            tracing::warn!(
+                applied = from,
+                pruned,
+                "lineage index fell behind the edge log; reloading"
+            );
+            self.reload(seq).await?;
+        }
+        Ok(())
+    }
+
+    /// Builds the index from the tables, then applies what was logged
+    /// since the load began.
+    async fn reload(&self, seq: &mut i64) -> Result<(), StoreError> {
+        let began = Instant::now();
+        let (head, _): (i64, i64) = index_read!(self, |conn| log_state(conn));
+        let (edge_count, node_count): (i64, i64) = index_read!(self, |conn| counts(conn));
+        let big = edge_count > 200_000;
+        if big {
+            tracing::info!(
+                edges = edge_count,
+                nodes = node_count,
+                "loading the lineage index"
+            );
+        }
+        let mut graph =
+            Graph::with_capacity(node_count.max(0) as usize, edge_count.max(0) as usize);
+        let mut after = 0i64;
+        loop {
+            let rows: Vec<(i64, i16)> =
+                index_read!(self, |conn| node_kinds_after(conn, after, LOAD_BATCH));
+            for (id, kind) in &rows {
+                graph.node(*id, Some(*kind));
+            }
+            match rows.last() {
+                Some((id, _)) if rows.len() as i64 == LOAD_BATCH => after = *id,
+                _ => break,
+            }
+        }
+        let mut after = 0i64;
+        let mut loaded = 0usize;
+        let mut last_report = Instant::now();
+        loop {
+            let rows: Vec<(i64, i16, i64, i64)> =
+                index_read!(self, |conn| edges_after(conn, after, LOAD_BATCH));
+            for row in &rows {
+                graph.add_edge(*row, (None, None), false);
+            }
+            loaded += rows.len();
+            if big && last_report.elapsed() >= Duration::from_secs(2) {
+                last_report = Instant::now();
+                tracing::info!(
+                    loaded,
+                    of = edge_count,
+                    seconds = began.elapsed().as_secs(),
+                    "loading the lineage index"
+                );
+            }
+            match rows.last() {
+                Some((id, ..)) if rows.len() as i64 == LOAD_BATCH => after = *id,
+                _ => break,
+            }
+        }
+        {
+            let mut shared = self
+                .index
+                .graph
+                .write()
+                .map_err(|_| StoreError::Corrupt("lineage index lock poisoned".into()))?;
+            *shared = graph;
+        }
+        *seq = head;
+        self.index.ready.store(true, Ordering::Release);
+        // What was committed while loading.
+        Box::pin(self.catch_up_locked(seq)).await?;
+        let (nodes, edges) = self.lineage_index_size();
+        let level = if big {
+            tracing::Level::INFO
+        } else {
+            tracing::Level::DEBUG
+        };
+        if level == tracing::Level::INFO {
+            tracing::info!(
+                nodes,
+                edges,
+                seconds = began.elapsed().as_secs_f64(),
+                "lineage index loaded"
+            );
+        } else {
+            tracing::debug!(
+                nodes,
+                edges,
+                seconds = began.elapsed().as_secs_f64(),
+                "lineage index loaded"
+            );
+        }
+        Ok(())
+    }
+
+    /// The background task: load, then follow the log; prune it.
+    async fn run_index(self) {
+        while !self.index.stopped.load(Ordering::Relaxed) {
+            match self.load_lineage_index().await {
+                Ok(()) => break,
+                Err(err) => {
+                    tracing::warn!(error = %err, "loading the lineage index failed; lineage uses SQL; retrying");
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }
+            }
+        }
+        let mut heads: VecDeque<(Instant, i64)> = VecDeque::new();
+        let mut last_prune = Instant::now();
+        while !self.index.stopped.load(Ordering::Relaxed) {
+            let _ = tokio::time::timeout(POLL_EVERY, self.index.wake.notified()).await;
+            if self.index.stopped.load(Ordering::Relaxed) {
+                break;
+            }
+            if let Err(err) = self.catch_up_lineage_index().await {
+                tracing::debug!(error = %err, "lineage index catch-up failed");
+                continue;
+            }
+            if last_prune.elapsed() >= PRUNE_EVERY {
+                last_prune = Instant::now();
+                if let Err(err) = self.prune_edge_log(&mut heads).await {
+                    tracing::debug!(error = %err, "pruning the edge log failed");
+                }
+            }
+        }
+    }
+
+    /// Deletes the log rows that were already there `LOG_RETENTION` ago.
+    async fn prune_edge_log(&self, heads: &mut VecDeque<(Instant, i64)>) -> Result<(), StoreError> {
+        let (head, pruned): (i64, i64) = index_read!(self, |conn| log_state(conn));
+        let now = Instant::now();
+        heads.push_back((now, head));
+        let mut upto = None;
+        while let Some((at, seen)) = heads.front().copied() {
+            if now.duration_since(at) < LOG_RETENTION {
+                break;
+            }
+            upto = Some(seen);
+            heads.pop_front();
+        }
+        let Some(upto) = upto.filter(|u| *u > pruned) else {
+            return Ok(());
+        };
+        let deleted = match &self.backend {
+            Backend::Sqlite { write, .. } => {
+                let mut tx = write.begin_with("BEGIN IMMEDIATE").await?;
+                let n = crate::index_sql::sqlite::prune_log(&mut tx, upto).await?;
+                tx.commit().await?;
+                n
+            }
+            Backend::Postgres { pool } => {
+                let mut tx = pool.begin().await?;
+                let n = crate::index_sql::postgres::prune_log(&mut tx, upto).await?;
+                tx.commit().await?;
+                n
+            }
+        };
+        tracing::debug!(upto, deleted, "edge log pruned");
+        Ok(())
+    }
+
+    /// The lineage answer from the index, or `None` when the index is not
+    /// loaded or cannot vouch for it (an edge it holds is gone).
+    pub async fn lineage_indexed(
+        &self,
+        start: &NodeRow,
+        direction: Direction,
+        limits: LineageLimits,
+    ) -> Result<Option<Subgraph>, StoreError> {
+        if !self.lineage_index_ready() {
+            return Ok(None);
+        }
+        self.sync_own_commits().await?;
+        let walk = {
+            let graph = self
+                .index
+                .graph
+                .read()
+                .map_err(|_| StoreError::Corrupt("lineage index lock poisoned".into()))?;
+            graph.walk(start.id, direction == Direction::Upstream, limits)
+        };
+        let edge_ids: Vec<i64> = walk.edges.iter().map(|e| e.0).collect();
+        let (mut nodes, edges): (Vec<NodeRow>, Vec<EdgeRow>) =
+            index_read!(self, |conn| rows_by_id(conn, &walk.order, &edge_ids));
+        let mut by_id: HashMap<i64, EdgeRow> = edges.into_iter().map(|e| (e.id, e)).collect();
+        let mut ordered = Vec::with_capacity(walk.edges.len());
+        for (id, kind, from, to) in &walk.edges {
+            match by_id.remove(id) {
+                Some(row)
+                    if row.kind.code() == *kind && row.from_id == *from && row.to_id == *to =>
+                {
+                    ordered.push(row)
+                }
+                _ => {
+                    tracing::debug!(
+                        edge = id,
+                        "lineage index holds an edge the store does not; using SQL"
+                    );
+                    return Ok(None);
+                }
+            }
+        }
+        let position: HashMap<i64, usize> = walk
+            .order
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (*id, i))
+            .collect();
+        nodes.sort_by_key(|n| position.get(&n.id).copied().unwrap_or(usize::MAX));
+        Ok(Some(Subgraph {
+            nodes,
+            depth: walk.depth,
+            edges: ordered,
+            truncated: walk.truncated,
+        }))
+    }
+
+    /// One page of the nodes reachable from `start` (see [`LineagePage`]).
+    /// From the index when it is loaded; else from the SQL walk, which
+    /// gives up (an error) past `request.sql_max_nodes`.
+    pub async fn lineage_page(
+        &self,
+        start: &NodeRow,
+        request: &PageRequest,
+    ) -> Result<LineagePage, StoreError> {
+        let PageRequest {
+            direction,
+            max_depth,
+            ref kinds,
+            first,
+            after,
+            sql_max_nodes,
+        } = *request;
+        let outgoing = direction == Direction::Upstream;
+        let (items, has_next) = if self.lineage_index_ready() {
+            self.sync_own_commits().await?;
+            let graph = self
+                .index
+                .graph
+                .read()
+                .map_err(|_| StoreError::Corrupt("lineage index lock poisoned".into()))?;
+            graph.page(
+                (start.id, start.kind),
+                outgoing,
+                max_depth,
+                kinds,
+                first,
+                after,
+            )
+        } else {
+            let limits = LineageLimits {
+                max_depth,
+                max_nodes: sql_max_nodes,
+            };
+            let sub = self.lineage_sql(start, direction, limits).await?;
+            if sub.truncated {
+                return Err(StoreError::Unavailable(format!(
+                    "the lineage index is loading, and without it a page is limited to {sql_max_nodes} reachable nodes; retry shortly"
+                )));
+            }
+            let mut all: Vec<(u32, i64)> = sub
+                .nodes
+                .iter()
+                .filter(|n| kinds.is_empty() || kinds.contains(&n.kind))
+                .map(|n| (sub.depth.get(&n.id).copied().unwrap_or(0), n.id))
+                .filter(|key| after.is_none_or(|(d, id)| *key > (d, id)))
+                .collect();
+            all.sort_unstable();
+            let more = all.len() > first;
+            all.truncate(first);
+            (all.into_iter().map(|(d, id)| (id, d)).collect(), more)
+        };
+        let ids: Vec<i64> = items.iter().map(|(id, _)| *id).collect();
+        let (rows, _): (Vec<NodeRow>, Vec<EdgeRow>) =
+            index_read!(self, |conn| rows_by_id(conn, &ids, &[]));
+        let mut rows: HashMap<i64, NodeRow> = rows.into_iter().map(|n| (n.id, n)).collect();
+        // A node deleted since the index saw it is left out.
+        let nodes = items
+            .into_iter()
+            .filter_map(|(id, depth)| rows.remove(&id).map(|row| (row, depth)))
+            .collect();
+        Ok(LineagePage { nodes, has_next })
+    }
+}
+
+/// What page of a lineage walk to read.
+#[derive(Clone, Debug)]
+pub struct PageRequest {
+    pub direction: Direction,
+    /// Edges followed from the start node, at most.
+    pub max_depth: u32,
+    /// Only nodes of these kinds (all when empty); the walk still passes
+    /// through the others.
+    pub kinds: Vec<NodeKind>,
+    /// Nodes in the page, at most.
+    pub first: usize,
+    /// The (depth, node id) of the last node of the previous page.
+    pub after: Option<(u32, i64)>,
+    /// Without the index (still loading), the SQL walk's node cap.
+    pub sql_max_nodes: usize,
+}
+
+/// One page of a lineage walk: nodes in (depth, id) order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LineagePage {
+    /// Each node with its distance from the start.
+    pub nodes: Vec<(NodeRow, u32)>,
+    /// More nodes follow the last one.
+    pub has_next: bool,
+}
+
+/// Keeps the compiler honest about sharing the index across tasks.
+#[allow(dead_code)]
+fn assert_send_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Arc<IndexState>>();
+}
