@@ -260,14 +260,24 @@ pub fn normalize_repository(raw: &str) -> Result<String, KeyError> {
         Some(at) => &authority[at + 1..],
         None => authority,
     };
+    // The first ':' outside an IPv6 literal's brackets.
+    let port_or_path_colon = |authority: &str| {
+        let after_literal = match authority.strip_prefix('[') {
+            Some(rest) => rest.find(']').map_or(0, |end| end + 2),
+            None => 0,
+        };
+        authority[after_literal..]
+            .find(':')
+            .map(|colon| after_literal + colon)
+    };
     let (host, path) = if has_scheme {
         // host[:port]; IPv6 literals keep their brackets.
-        let host = match authority.rfind(':') {
-            Some(colon) if !authority[colon..].contains(']') => &authority[..colon],
-            _ => authority,
+        let host = match port_or_path_colon(authority) {
+            Some(colon) => &authority[..colon],
+            None => authority,
         };
         (host.to_string(), path.to_string())
-    } else if let Some(colon) = authority.find(':') {
+    } else if let Some(colon) = port_or_path_colon(authority) {
         // scp-like: [user@]host:path (the path may itself contain '/').
         let host = &authority[..colon];
         let after = &authority[colon + 1..];
@@ -278,20 +288,45 @@ pub fn normalize_repository(raw: &str) -> Result<String, KeyError> {
     if host.is_empty() {
         return Err(err("a repository URL names a host"));
     }
-    let mut segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    if let Some(last) = segments.last_mut()
+    // A name, or one bracketed IPv6 literal: nothing a key could be read
+    // back differently from (the key is `host/path`).
+    let host_ok = match host.strip_prefix('[') {
+        Some(literal) => literal
+            .strip_suffix(']')
+            .is_some_and(|inner| !inner.contains(['[', ']'])),
+        None => !host.contains([':', '[', ']']),
+    };
+    if !host_ok {
+        return Err(err(
+            "a repository URL's host is a name or a bracketed IPv6 address",
+        ));
+    }
+    let mut segments: Vec<String> = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    // Trailing `.git`s (any case, repeated), and segments that were only
+    // that, so that the key normalizes to itself.
+    while let Some(last) = segments.last_mut()
         && let Some(stripped) = last.strip_suffix(".git")
     {
-        *last = stripped;
+        last.truncate(stripped.len());
+        if last.is_empty() {
+            segments.pop();
+        }
     }
-    segments.retain(|s| !s.is_empty());
     if segments.is_empty() {
         return Err(err("a repository URL has a path after the host"));
     }
     let mut key = host.to_ascii_lowercase();
     for segment in segments {
         key.push('/');
-        key.push_str(&segment.to_lowercase());
+        key.push_str(&segment);
+    }
+    // Lower-casing can lengthen text (`İ` is 2 bytes, `i̇` 3).
+    if key.len() > MAX_KEY_LEN {
+        return Err(err("a repository URL is at most 1024 bytes"));
     }
     Ok(key)
 }
@@ -457,6 +492,37 @@ mod tests {
                 "input {input:?}"
             );
         }
+    }
+
+    /// Found by fuzzing (fuzz/regressions/keys/): keys that did not
+    /// normalize to themselves, or grew past the limit.
+    #[test]
+    fn repository_keys_normalize_to_themselves() {
+        let cases = [
+            ("https://[::1]:8443/x/y", Some("[::1]/x/y")),
+            ("git@[fe80::1]:acme/calc.git", Some("[fe80::1]/acme/calc")),
+            ("github.com/acme/calc.git.git", Some("github.com/acme/calc")),
+            (
+                "github.com/acme/calc.git/.git",
+                Some("github.com/acme/calc"),
+            ),
+            ("github.com/acme/CALC.GIT", Some("github.com/acme/calc")),
+            ("github.com//.git.git", None),
+            ("https://a:b:c/x", Some("a/x")),
+            ("https://a[b/x", None),
+            ("https://[::1/x", None),
+        ];
+        for (input, want) in cases {
+            let key = normalize_repository(input);
+            assert_eq!(key.as_deref().ok(), want, "input {input:?}: {key:?}");
+            if let Ok(key) = key {
+                assert_eq!(normalize_repository(&key), Ok(key.clone()), "key {key:?}");
+            }
+        }
+        // Lower-casing lengthens `İ`: a key past the limit is refused.
+        let long = format!("h/{}", "İ".repeat(511));
+        assert!(long.len() <= MAX_KEY_LEN);
+        assert!(normalize_repository(&long).is_err());
     }
 
     #[test]
