@@ -37,17 +37,20 @@ pub fn sbom_format(document: &Value) -> Option<SbomFormat> {
     }
 }
 
-/// Percent-decodes a purl component (`%2F` -> `/`).
+/// Percent-decodes a purl component (`%2F` -> `/`); a `%` not followed by
+/// two hex digits is kept as it is.
 fn decode(text: &str) -> String {
+    // Byte-wise: the bytes after a `%` may be inside a multi-byte character.
+    let hex = |b: u8| char::from(b).to_digit(16);
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut at = 0;
     while at < bytes.len() {
         if bytes[at] == b'%'
-            && at + 2 < bytes.len()
-            && let Ok(byte) = u8::from_str_radix(&text[at + 1..at + 3], 16)
+            && let Some(&[high, low]) = bytes.get(at + 1..at + 3)
+            && let (Some(high), Some(low)) = (hex(high), hex(low))
         {
-            out.push(byte);
+            out.push((high * 16 + low) as u8);
             at += 3;
             continue;
         }
@@ -148,6 +151,21 @@ pub fn sbom_packages(document: &Value) -> Option<SbomPackages> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Found by fuzzing (fuzz/regressions/keys/purl-percent-multibyte):
+    /// a `%` before a multi-byte character panicked on a char boundary.
+    #[test]
+    fn percent_signs_before_multibyte_characters_are_kept() {
+        assert_eq!(decode("a%2Fb"), "a/b");
+        assert_eq!(decode("%2£x"), "%2£x");
+        assert_eq!(decode("%£"), "%£");
+        assert_eq!(decode("%+f"), "%+f", "a sign is not a hex digit");
+        assert_eq!(decode("100%"), "100%");
+        assert_eq!(
+            node_of_purl("pkg:golang/github.com/x%2£/y@v1.0.0"),
+            Some((NodeKind::Module, "github.com/x%2£/y@v1.0.0".to_string()))
+        );
+    }
 
     #[test]
     fn spdx_and_cyclonedx_packages() {
