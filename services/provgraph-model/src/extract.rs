@@ -80,7 +80,19 @@ pub fn extract_with(request: &ExportTraceServiceRequest, mapping: &Mapping) -> E
             .string(names::SERVICE_NAME)
             .unwrap_or_default()
             .to_string();
-        let workload = (!runs_in.is_empty()).then(|| workload_identity(&resource));
+        // A workload whose key would not be a valid key (too long, control
+        // characters) is a problem, not a node no query could name.
+        let workload = (!runs_in.is_empty())
+            .then(|| workload_identity(&resource))
+            .and_then(
+                |identity| match keys::normalize_workload_key(&identity.key()) {
+                    Ok(_) => Some(identity),
+                    Err(err) => {
+                        resource_problems.push(format!("workload: {err}"));
+                        None
+                    }
+                },
+            );
         for scope_spans in &resource_spans.scope_spans {
             for span in &scope_spans.spans {
                 out.spans_seen += 1;

@@ -393,3 +393,28 @@ fn go_module_requirements_come_with_a_go_mod_hash() {
         |f| assert!(f.requires.is_empty()),
     );
 }
+
+/// Found by fuzzing (fuzz/regressions/otlp_protobuf/workload-control-character):
+/// a workload whose key no query could name (a control character, or longer
+/// than the key limit) is reported, not made a node.
+#[test]
+fn workloads_with_invalid_keys_are_problems() {
+    let long: &'static str = "w".repeat(1100).leak();
+    for (environment, name) in [("en\u{0}1", "svc"), ("prod", long)] {
+        check(
+            "invalid workload",
+            &[
+                ("service.name", V::S("svc")),
+                ("deployment.environment.name", V::S(environment)),
+                ("k8s.deployment.name", V::S(name)),
+                ("container.image.repo_digests", V::A(&[DIGEST])),
+            ],
+            &[],
+            1,
+            |facts| {
+                assert_eq!(facts.workload, None);
+                assert_eq!(facts.runs_in.len(), 1);
+            },
+        );
+    }
+}
