@@ -27,8 +27,11 @@ pub struct IngestConfig {
     /// How long a request waits for its commit before it is answered with a
     /// retryable error (the write may still commit; a retry is idempotent).
     pub commit_timeout: Duration,
-    /// Attempts at one transaction when the database reports a retryable
-    /// error (deadlock, busy), before the requests in it are refused.
+    /// Attempts at one transaction when it collides with another writer
+    /// (deadlock, serialization failure, busy), before the requests in it are
+    /// refused. A database that is away (down, disk full, read-only) is not
+    /// retried here: the requests are refused at once with a retryable error,
+    /// and their senders retry.
     pub attempts: u32,
 }
 
@@ -237,7 +240,7 @@ async fn write_with_retries(
     loop {
         attempt += 1;
         match store.write(batch).await {
-            Err(err) if err.is_retryable() && attempt < attempts.max(1) => {
+            Err(err) if err.is_conflict() && attempt < attempts.max(1) => {
                 tracing::debug!(attempt, error = %err, "retrying batch");
                 tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
             }

@@ -33,10 +33,14 @@ pub enum StoreError {
     /// The database URL or options are unusable.
     #[error("{0}")]
     Config(String),
-    /// The database cannot be reached or cannot write now (down, busy,
+    /// The database cannot be reached or cannot write now (down, restarting,
     /// read-only, disk full). Retrying later may succeed.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// Writers collided (deadlock, serialization failure, SQLite busy): the
+    /// same transaction, run again now, may commit.
+    #[error("database conflict: {0}")]
+    Conflict(String),
     /// Any other database error.
     #[error("database error: {0}")]
     Database(String),
@@ -50,7 +54,13 @@ pub enum StoreError {
 impl StoreError {
     /// True when the same write may succeed if tried again later.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, StoreError::Unavailable(_))
+        matches!(self, StoreError::Unavailable(_) | StoreError::Conflict(_))
+    }
+
+    /// True when running the transaction again at once is worth it (a
+    /// collision with another writer, not a database that is away).
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, StoreError::Conflict(_))
     }
 }
 
@@ -64,18 +74,23 @@ impl From<sqlx::Error> for StoreError {
             }
             E::Database(db) => {
                 let code = db.code().unwrap_or_default();
-                // SQLite: BUSY (5), LOCKED (6), READONLY (8), IOERR (10),
-                // FULL (13), CANTOPEN (14) and their extended codes.
-                // PostgreSQL: serialization failure, deadlock, class 08
-                // (connection), 53 (resources), 57P (shutdown).
+                // Conflicts: SQLite BUSY (5), LOCKED (6); PostgreSQL
+                // serialization failure, deadlock. Unavailable: SQLite
+                // READONLY (8), IOERR (10), FULL (13), CANTOPEN (14), with
+                // their extended codes; PostgreSQL class 08 (connection), 53
+                // (resources: disk full, out of memory or connections), 57P
+                // (shutdown, crash recovery), 25006 (read-only transaction:
+                // a standby), 58030 (I/O error).
                 let sqlite_primary = code.parse::<i32>().ok().map(|c| c & 0xff);
-                let retryable = matches!(sqlite_primary, Some(5 | 6 | 8 | 10 | 13 | 14))
-                    || code == "40001"
-                    || code == "40P01"
+                if matches!(sqlite_primary, Some(5 | 6)) || code == "40001" || code == "40P01" {
+                    StoreError::Conflict(message)
+                } else if matches!(sqlite_primary, Some(8 | 10 | 13 | 14))
                     || code.starts_with("08")
                     || code.starts_with("53")
-                    || code.starts_with("57P");
-                if retryable {
+                    || code.starts_with("57P")
+                    || code == "25006"
+                    || code == "58030"
+                {
                     StoreError::Unavailable(message)
                 } else {
                     StoreError::Database(message)
@@ -259,27 +274,73 @@ impl Default for StoreOptions {
     }
 }
 
+/// How long a write waits for a connection. While the database is down,
+/// sqlx keeps reconnecting until the pool's acquire timeout; a write gives up
+/// sooner, so that an export is refused promptly (503 / UNAVAILABLE) and its
+/// sender retries, instead of waiting out the sender's own timeout.
+const WRITE_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+async fn acquire_for_write<DB: sqlx::Database>(
+    pool: &sqlx::Pool<DB>,
+) -> Result<sqlx::pool::PoolConnection<DB>, StoreError> {
+    match tokio::time::timeout(WRITE_CONNECT_TIMEOUT, pool.acquire()).await {
+        Ok(conn) => Ok(conn?),
+        Err(_) => Err(StoreError::Unavailable(format!(
+            "no database connection within {WRITE_CONNECT_TIMEOUT:?}"
+        ))),
+    }
+}
+
+/// A connection whose write transaction failed is closed, not returned to
+/// the pool: after a failed COMMIT (SQLite rolls back by itself on a full
+/// disk or an I/O error) sqlx may still count a transaction open on it, and
+/// every later BEGIN on that connection would fail. The pool opens a new
+/// one, which also picks up a file that became writable again.
+fn discard_if_failed<DB: sqlx::Database, T>(
+    conn: &mut sqlx::pool::PoolConnection<DB>,
+    result: &Result<T, StoreError>,
+) {
+    if result.is_err() {
+        conn.close_on_drop();
+    }
+}
+
 /// Runs one backend function in a write transaction and commits it.
 macro_rules! in_write_tx {
     ($store:expr, |$tx:ident| $call:expr) => {
         match &$store.backend {
             crate::Backend::Sqlite { write, .. } => {
-                let mut $tx = write.begin_with("BEGIN IMMEDIATE").await?;
-                let out = {
-                    use crate::backend::sqlite::*;
-                    $call.await?
-                };
-                $tx.commit().await?;
+                let mut conn = crate::acquire_for_write(write).await?;
+                let result = async {
+                    let mut $tx =
+                        sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
+                    let out = {
+                        use crate::backend::sqlite::*;
+                        $call.await?
+                    };
+                    $tx.commit().await?;
+                    Ok::<_, crate::StoreError>(out)
+                }
+                .await;
+                crate::discard_if_failed(&mut conn, &result);
+                let out = result?;
                 $store.index.committed();
                 out
             }
             crate::Backend::Postgres { pool } => {
-                let mut $tx = pool.begin().await?;
-                let out = {
-                    use crate::backend::postgres::*;
-                    $call.await?
-                };
-                $tx.commit().await?;
+                let mut conn = crate::acquire_for_write(pool).await?;
+                let result = async {
+                    let mut $tx = sqlx::Connection::begin(&mut *conn).await?;
+                    let out = {
+                        use crate::backend::postgres::*;
+                        $call.await?
+                    };
+                    $tx.commit().await?;
+                    Ok::<_, crate::StoreError>(out)
+                }
+                .await;
+                crate::discard_if_failed(&mut conn, &result);
+                let out = result?;
                 $store.index.committed();
                 out
             }
