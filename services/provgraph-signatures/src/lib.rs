@@ -36,5 +36,5 @@ pub use cli::{VerifiedSummary, VerifyBundleArgs, run_verify_bundle};
 pub use digest::parse_sha256_digest;
 pub use evidence::{Evidence, EvidenceError, EvidenceFormat, parse_evidence};
 pub use policy::{IdentityRule, PolicyError, PolicyKey, SubjectMatcher, TrustPolicy};
-pub use slsa::SlsaSummary;
+pub use slsa::{SlsaSummary, summarize as slsa_summary};
 pub use verify::{CertificateClaims, SignatureMethod, VerificationResult, verify_evidence};

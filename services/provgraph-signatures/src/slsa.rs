@@ -73,7 +73,7 @@ fn bare(uri: &str) -> &str {
 }
 
 /// A summary of `predicate` when `predicate_type` is SLSA provenance v0.2 or v1.
-pub(crate) fn summarize(predicate_type: &str, predicate: &Value) -> Option<SlsaSummary> {
+pub fn summarize(predicate_type: &str, predicate: &Value) -> Option<SlsaSummary> {
     match predicate_type {
         SLSA_V02 => Some(summarize_v02(predicate)),
         SLSA_V1 => Some(summarize_v1(predicate)),
