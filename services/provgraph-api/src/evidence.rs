@@ -7,11 +7,12 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use provgraph_model::Principal;
 use provgraph_model::proofs::{ProofOrigin, SignatureFacts, SourceClaims};
 use provgraph_signatures::{
     Evidence, SignatureMethod, TrustPolicy, VerificationResult, parse_evidence, verify_evidence,
@@ -191,13 +192,26 @@ pub async fn import(
     body: Bytes,
     digest: Option<String>,
 ) -> Result<Vec<ImportResult>, ImportError> {
+    import_as(store, policy, body, digest, None).await
+}
+
+/// [`import`] on behalf of an authenticated sender: an SBOM's claims are
+/// recorded under the sender's name (`NAME/sbom:sha256:...`), and the
+/// sender of signatures is logged with their verification.
+pub async fn import_as(
+    store: &Store,
+    policy: Arc<TrustPolicy>,
+    body: Bytes,
+    digest: Option<String>,
+    principal: Option<&Principal>,
+) -> Result<Vec<ImportResult>, ImportError> {
     let text = std::str::from_utf8(&body)
         .map_err(|_| ImportError::Invalid("evidence must be UTF-8 JSON".into()))?
         .to_string();
     if let Ok(document) = serde_json::from_str::<serde_json::Value>(&text)
         && let Some(sbom) = provgraph_model::sbom::sbom_packages(&document)
     {
-        return import_sbom(store, &text, sbom, digest).await;
+        return import_sbom(store, &text, sbom, digest, principal).await;
     }
     // Verification is CPU work (signatures, certificate chains): off the
     // async workers.
@@ -235,6 +249,17 @@ pub async fn import(
         }
     }
     store.write_signatures(&records).await?;
+    if let Some(principal) = principal {
+        for (_, result) in &verified {
+            tracing::info!(
+                principal = principal.name(),
+                subject = %result.subject,
+                verified = result.verified,
+                trusted = result.trusted,
+                "evidence stored"
+            );
+        }
+    }
     Ok(verified
         .into_iter()
         .map(|(_, result)| ImportResult {
@@ -259,6 +284,7 @@ async fn import_sbom(
     text: &str,
     sbom: provgraph_model::sbom::SbomPackages,
     digest: Option<String>,
+    principal: Option<&Principal>,
 ) -> Result<Vec<ImportResult>, ImportError> {
     use sha2::Digest;
     let digest = digest.ok_or_else(|| {
@@ -273,8 +299,12 @@ async fn import_sbom(
         hex::encode(sha2::Sha256::digest(text.as_bytes()))
     );
     let sender = sbom.tool.clone().unwrap_or_else(|| "sbom".to_string());
+    let scoped = match principal {
+        Some(principal) => principal.scope(&source),
+        None => source.clone(),
+    };
     store
-        .write_sbom(&subject, &sbom.packages, &source, &sender)
+        .write_sbom(&subject, &sbom.packages, &scoped, &sender)
         .await?;
     let modules = sbom
         .packages
@@ -354,6 +384,7 @@ pub(crate) struct EvidenceState {
 
 pub(crate) async fn post_evidence(
     State(state): State<EvidenceState>,
+    principal: Option<Extension<Principal>>,
     Query(query): Query<EvidenceQuery>,
     body: Bytes,
 ) -> Response {
@@ -364,7 +395,16 @@ pub(crate) async fn post_evidence(
         )
             .into_response();
     }
-    match import(&state.store, state.policy.clone(), body, query.digest).await {
+    let principal = principal.map(|Extension(p)| p);
+    match import_as(
+        &state.store,
+        state.policy.clone(),
+        body,
+        query.digest,
+        principal.as_ref(),
+    )
+    .await
+    {
         Ok(results) => Json(serde_json::json!({ "results": results })).into_response(),
         Err(ImportError::Invalid(message)) => (
             StatusCode::BAD_REQUEST,
@@ -433,6 +473,7 @@ pub fn parse_index(body: &[u8], digest: &str) -> Result<Vec<(String, Option<Stri
 
 pub(crate) async fn post_index(
     State(state): State<EvidenceState>,
+    principal: Option<Extension<Principal>>,
     Query(query): Query<IndexQuery>,
     body: Bytes,
 ) -> Response {
@@ -454,7 +495,10 @@ pub(crate) async fn post_index(
         }
     };
     let digest = digest.to_ascii_lowercase();
-    let source = query.source.unwrap_or_else(|| "posted".to_string());
+    let mut source = query.source.unwrap_or_else(|| "posted".to_string());
+    if let Some(Extension(principal)) = principal {
+        source = principal.scope(&source);
+    }
     match state.store.write_index(&digest, &members, &source).await {
         Ok(()) => Json(serde_json::json!({
             "index": digest,

@@ -15,8 +15,8 @@ use std::time::Duration;
 use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, FromRequest};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -69,23 +69,46 @@ struct ApiState {
 /// The API router: /graphql, /healthz, /readyz, and `POST /v1/evidence`
 /// verifying evidence against `policy`.
 pub fn router(store: Store, limits: ApiLimits, policy: Arc<TrustPolicy>) -> Router {
+    let parts = routers(store, limits, policy);
+    parts.read.merge(parts.write).merge(parts.open)
+}
+
+/// The API's routes by what access they need, for the binary to put each
+/// behind its own gate.
+pub struct ApiRouters {
+    /// `/graphql` (queries; GraphiQL on GET).
+    pub read: Router,
+    /// `POST /v1/evidence`, `POST /v1/index`: writes, like span ingest.
+    pub write: Router,
+    /// `/healthz`, `/readyz`: for orchestrators, never gated.
+    pub open: Router,
+}
+
+/// See [`ApiRouters`].
+pub fn routers(store: Store, limits: ApiLimits, policy: Arc<TrustPolicy>) -> ApiRouters {
     let state = ApiState {
         schema: build_schema(store.clone(), limits.clone()),
         store: store.clone(),
         timeout: limits.timeout,
     };
-    let evidence = Router::new()
+    let write = Router::new()
         .route("/v1/evidence", post(evidence::post_evidence))
         .route("/v1/index", post(evidence::post_index))
         .layer(DefaultBodyLimit::max(evidence::MAX_EVIDENCE_BYTES))
         .with_state(evidence::EvidenceState { store, policy });
-    Router::new()
+    let read = Router::new()
         .route("/graphql", get(graphiql).post(graphql))
+        .layer(DefaultBodyLimit::max(MAX_QUERY_BYTES))
+        .with_state(state.clone());
+    let open = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
-        .with_state(state)
-        .merge(evidence)
+        .with_state(state);
+    ApiRouters { read, write, open }
 }
+
+/// Largest GraphQL request body.
+pub const MAX_QUERY_BYTES: usize = 1024 * 1024;
 
 async fn graphiql() -> Html<String> {
     Html(
@@ -96,7 +119,49 @@ async fn graphiql() -> Html<String> {
     )
 }
 
-async fn graphql(State(state): State<ApiState>, request: GraphQLRequest) -> Response {
+fn query_error(status: StatusCode, message: String) -> Response {
+    (
+        status,
+        axum::Json(serde_json::json!({ "errors": [{ "message": message }] })),
+    )
+        .into_response()
+}
+
+async fn graphql(State(state): State<ApiState>, request: axum::extract::Request) -> Response {
+    // async-graphql-axum reads bodies without a bound: read it here, bounded
+    // in size and time, and hand it the bytes.
+    let (parts, body) = request.into_parts();
+    let bytes = match tokio::time::timeout(
+        state.timeout,
+        axum::body::to_bytes(body, MAX_QUERY_BYTES),
+    )
+    .await
+    {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => {
+            return query_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("query body larger than {MAX_QUERY_BYTES} bytes or unreadable"),
+            );
+        }
+        Err(_) => {
+            return query_error(
+                StatusCode::BAD_REQUEST,
+                format!("query body not received within {:?}", state.timeout),
+            );
+        }
+    };
+    let request = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
+    let request =
+        match GraphQLRequest::<async_graphql_axum::rejection::GraphQLRejection>::from_request(
+            request,
+            &(),
+        )
+        .await
+        {
+            Ok(request) => request,
+            Err(rejection) => return rejection.into_response(),
+        };
     match tokio::time::timeout(state.timeout, state.schema.execute(request.into_inner())).await {
         Ok(response) => GraphQLResponse::from(response).into_response(),
         Err(_) => {

@@ -303,6 +303,9 @@ pub struct Evidence {
     pub kind: EvidenceKind,
     /// The trace that asserted it (32 hex digits).
     pub trace_id: String,
+    /// The ingest token (its name) that sent it, when ingest is
+    /// authenticated; null for what arrived unauthenticated.
+    pub principal: Option<String>,
     /// The span that asserted it, or null when the trace as a whole did
     /// (a process's resource naming the image it runs in).
     pub span_id: Option<String>,
@@ -315,13 +318,15 @@ pub struct Evidence {
 
 impl From<EvidenceRow> for Evidence {
     fn from(row: EvidenceRow) -> Evidence {
+        let (principal, trace_id) = provgraph_model::principal::split_scoped(&row.trace_id);
         Evidence {
-            kind: if row.trace_id.starts_with("sbom:") {
+            kind: if trace_id.starts_with("sbom:") {
                 EvidenceKind::Sbom
             } else {
                 EvidenceKind::Claimed
             },
-            trace_id: row.trace_id,
+            principal: principal.map(str::to_string),
+            trace_id: trace_id.to_string(),
             span_id: (!row.span_id.is_empty()).then_some(row.span_id),
             sender: row.sender,
             first_seen: rfc3339(row.first_seen),

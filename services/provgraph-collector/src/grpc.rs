@@ -15,6 +15,8 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use tonic::codec::CompressionEncoding;
 use tonic::{Request, Response, Status};
 
+use provgraph_model::Principal;
+
 use crate::{Collector, ExportError};
 
 /// The gRPC half of the receiver.
@@ -41,7 +43,11 @@ impl TraceService for GrpcReceiver {
         &self,
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        let response = self.collector.export(request.into_inner()).await?;
+        let principal = request.extensions().get::<Principal>().cloned();
+        let response = self
+            .collector
+            .export(request.into_inner(), principal.as_ref())
+            .await?;
         Ok(Response::new(response))
     }
 }

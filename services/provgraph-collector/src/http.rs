@@ -7,6 +7,7 @@
 
 use std::io::Read;
 
+use axum::Extension;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
@@ -15,6 +16,7 @@ use axum::routing::post;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
+use provgraph_model::Principal;
 use provgraph_otlp::grpc_code;
 
 use crate::{Collector, ExportError};
@@ -163,6 +165,7 @@ fn decompress(headers: &HeaderMap, body: Bytes, limit: usize) -> Result<Bytes, E
 
 async fn export_traces(
     State(collector): State<Collector>,
+    principal: Option<Extension<Principal>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -204,7 +207,9 @@ async fn export_traces(
                 ExportError::InvalidArgument(format!("malformed OTLP/JSON: {err}"))
             })?,
         };
-        collector.export(request).await
+        collector
+            .export(request, principal.as_ref().map(|p| &p.0))
+            .await
     }
     .await;
     match result {

@@ -5,6 +5,7 @@
 //! Architecture invariant: this crate opens no socket; the binary binds the
 //! listeners and serves what [`grpc::service`] and [`http::router`] return.
 
+pub mod admission;
 pub mod grpc;
 pub mod http;
 
@@ -15,6 +16,7 @@ use std::time::Duration;
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
+use provgraph_model::Principal;
 use provgraph_store::ingest::{Ingest, IngestError};
 
 /// Size and time limits of the receivers. All are enforced after
@@ -49,6 +51,8 @@ pub struct Counters {
     pub span_facts: AtomicU64,
     pub refused_requests: AtomicU64,
     pub invalid_requests: AtomicU64,
+    /// Refused because the receivers' byte budget was spent (429).
+    pub overloaded_requests: AtomicU64,
 }
 
 impl Counters {
@@ -89,6 +93,11 @@ impl Counters {
             "provgraph_invalid_requests_total",
             "Requests refused as malformed or too large.",
             self.invalid_requests.load(Ordering::Relaxed),
+        );
+        counter(
+            "provgraph_overloaded_requests_total",
+            "Requests refused because the receivers' byte budget was in use (429 / UNAVAILABLE).",
+            self.overloaded_requests.load(Ordering::Relaxed),
         );
         out.push_str(&format!(
             "# HELP provgraph_ingest_queued_facts Span facts waiting for commit.\n# TYPE provgraph_ingest_queued_facts gauge\nprovgraph_ingest_queued_facts {queued_facts}\n"
@@ -160,12 +169,21 @@ impl Collector {
 
     /// Extracts the facts of `request`, commits them, and answers; rejected
     /// spans and values are reported in `partial_success`.
+    ///
+    /// With a `principal` (an authenticated sender), every trace id is
+    /// stored scoped by it (see [`provgraph_model::principal`]).
     pub async fn export(
         &self,
         request: ExportTraceServiceRequest,
+        principal: Option<&Principal>,
     ) -> Result<ExportTraceServiceResponse, ExportError> {
-        let extraction = provgraph_model::extract_with(&request, &self.mapping);
+        let mut extraction = provgraph_model::extract_with(&request, &self.mapping);
         drop(request);
+        if let Some(principal) = principal {
+            for facts in &mut extraction.facts {
+                facts.trace_id = principal.scope(&facts.trace_id);
+            }
+        }
         let counters = &self.counters;
         counters.requests.fetch_add(1, Ordering::Relaxed);
         counters

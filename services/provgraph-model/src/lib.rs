@@ -10,6 +10,7 @@ pub mod derive;
 pub mod extract;
 pub mod facts;
 pub mod keys;
+pub mod principal;
 pub mod proofs;
 pub mod sbom;
 
@@ -18,3 +19,4 @@ pub use derive::{AttrFact, Derived, EdgeFact, EdgeKind, NodeRef, Source};
 pub use extract::{Extraction, extract, extract_with};
 pub use facts::{BuildChoice, BuildIdSource, Image, SpanFacts, TraceBuild, merge_build};
 pub use keys::{KeyError, NodeKind, WorkloadIdentity};
+pub use principal::Principal;

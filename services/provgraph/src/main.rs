@@ -5,8 +5,10 @@
 //! Architecture invariant: only this crate reads the environment and binds
 //! sockets.
 
+mod auth;
 mod emit;
 mod import;
+mod listen;
 mod serve;
 
 use std::process::ExitCode;
@@ -44,6 +46,9 @@ enum Command {
     /// Send one CI build span (commit, repository, branch, run id, go.mod,
     /// image digests) over OTLP, optionally around a command: `-- CMD ARGS...`.
     Emit(emit::EmitArgs),
+    /// Make a new random bearer token and print it with the token-file
+    /// entry (its SHA-256) to add to `--tokens`.
+    Token(auth::TokenArgs),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +69,16 @@ fn main() -> ExitCode {
         Command::Reverify(args) => import::reverify(args),
         Command::Discover(args) => import::discover(args),
         Command::Emit(args) => emit::main(args),
+        Command::Token(args) => match auth::new_token(&args) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(reason) => {
+                eprintln!("provgraph token: {reason}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Schema => {
             print!("{}", provgraph_api::sdl());
             ExitCode::SUCCESS

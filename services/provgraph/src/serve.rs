@@ -8,8 +8,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::auth::{self, Gate, Role, Tokens, Wire};
+use crate::listen::{self, ListenCounters, ListenLimits};
 use clap::Args;
 use provgraph_api::ApiLimits;
+use provgraph_collector::admission::{self, Admission};
 use provgraph_collector::{Collector, Limits};
 use provgraph_model::{Mapping, UserMapping};
 use provgraph_signatures::TrustPolicy;
@@ -17,7 +20,6 @@ use provgraph_store::ingest::{Ingest, IngestConfig};
 use provgraph_store::{Store, StoreOptions};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_stream::wrappers::TcpListenerStream;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Args)]
@@ -59,6 +61,28 @@ pub struct ServeArgs {
     /// Trust policy (TOML) for signature evidence.
     #[arg(long, env = "PROVGRAPH_TRUST_POLICY")]
     trust_policy: Option<PathBuf>,
+    /// Bearer tokens (TOML: `[[ingest]]` and `[[read]]` entries with a
+    /// `name` and a `sha256` or `token`; see SECURITY.md). A role with no
+    /// tokens is open.
+    #[arg(long, env = "PROVGRAPH_TOKENS")]
+    tokens: Option<PathBuf>,
+    /// TLS certificate chain (PEM) for every listener; needs --tls-key.
+    #[arg(long, env = "PROVGRAPH_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM: PKCS#8, PKCS#1 or SEC1); needs --tls-cert.
+    #[arg(long, env = "PROVGRAPH_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Open connections per listener, at most; past it new ones are closed.
+    #[arg(long, env = "PROVGRAPH_MAX_CONNECTIONS", default_value_t = 1024)]
+    max_connections: usize,
+    /// Seconds a client may take to send HTTP/1.1 request headers, and to
+    /// finish a TLS handshake; slower connections are closed.
+    #[arg(long, env = "PROVGRAPH_HEADER_TIMEOUT", default_value_t = 30)]
+    header_timeout: u64,
+    /// OTLP request bytes held at once across all requests (read,
+    /// decompressed, being decoded); past it exports get 429 / UNAVAILABLE.
+    #[arg(long, env = "PROVGRAPH_MAX_INFLIGHT_BYTES", default_value_t = 256 * 1024 * 1024)]
+    max_inflight_bytes: usize,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -179,6 +203,17 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         Ok(_) => {}
         Err(err) => return Err(format!("cannot re-verify stored signatures: {err}")),
     }
+    let tokens = Arc::new(match &args.tokens {
+        Some(path) => Tokens::from_file(path)?,
+        None => Tokens::default(),
+    });
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some((
+            listen::tls_acceptor(cert, key, &[b"h2"])?,
+            listen::tls_acceptor(cert, key, &[b"h2", b"http/1.1"])?,
+        )),
+        _ => None,
+    };
     let grpc_listener = bind(args.otlp_grpc, "OTLP/gRPC").await?;
     let http_listener = bind(args.otlp_http, "OTLP/HTTP").await?;
     let api_listener = bind(args.api, "the GraphQL API").await?;
@@ -188,6 +223,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         local(&http_listener)?,
         local(&api_listener)?,
     );
+    warn_if_exposed(&[grpc_addr, http_addr, api_addr], &tokens, tls.is_some());
 
     let (ingest, writer) = Ingest::start(
         store.clone(),
@@ -204,41 +240,106 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         },
         mapping,
     );
+    let admission = Admission::new(&collector, args.max_inflight_bytes);
+    let gate = |role, wire| {
+        axum::middleware::from_fn_with_state(
+            Gate {
+                tokens: tokens.clone(),
+                role,
+                wire,
+            },
+            auth::require,
+        )
+    };
+    let admit = || axum::middleware::from_fn_with_state(admission.clone(), admission::admit);
+
+    // Layers run outside in: the gate first (no budget spent on strangers),
+    // then admission, then the receiver.
+    let grpc_router =
+        tonic::service::Routes::new(provgraph_collector::grpc::service(collector.clone()))
+            .prepare()
+            .into_axum_router()
+            .layer(tower::util::MapResponseLayer::new(
+                provgraph_collector::grpc::remap_status::<axum::body::Body>,
+            ))
+            .layer(admit())
+            .layer(gate(Role::Ingest, Wire::Grpc));
+    let http_router = provgraph_collector::http::router(collector.clone())
+        .layer(admit())
+        .layer(gate(Role::Ingest, Wire::Otlp));
+    let listen_counters: [Arc<ListenCounters>; 3] = Default::default();
+    let metrics = {
+        let collector = collector.clone();
+        let admission = admission.clone();
+        let listen_counters = listen_counters.clone();
+        axum::Router::new().route(
+            "/metrics",
+            axum::routing::get(move || async move {
+                metrics_text(&collector, &admission, &listen_counters)
+            }),
+        )
+    };
+    let api_parts = provgraph_api::routers(store.clone(), ApiLimits::default(), policy);
+    let api_router = api_parts
+        .read
+        .merge(metrics)
+        .layer(gate(Role::Read, Wire::Json))
+        .merge(api_parts.write.layer(gate(Role::Ingest, Wire::Json)))
+        .merge(api_parts.open);
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
-
-    let grpc = tonic::transport::Server::builder()
-        .layer(tower::util::MapResponseLayer::new(
-            provgraph_collector::grpc::remap_status::<tonic::body::Body>,
-        ))
-        .add_service(provgraph_collector::grpc::service(collector.clone()))
-        .serve_with_incoming_shutdown(
-            TcpListenerStream::new(grpc_listener),
-            stopped(stop_rx.clone()),
-        );
-    let http = axum::serve(
+    let limits = ListenLimits {
+        max_connections: args.max_connections,
+        header_read_timeout: Duration::from_secs(args.header_timeout.max(1)),
+        handshake_timeout: Duration::from_secs(args.header_timeout.clamp(1, 10)),
+    };
+    let (grpc_tls, http_tls) = match tls {
+        Some((grpc, http)) => (Some(grpc), Some(http)),
+        None => (None, None),
+    };
+    let [grpc_counters, http_counters, api_counters] = listen_counters;
+    let grpc = tokio::spawn(listen::serve(
+        grpc_listener,
+        grpc_router,
+        grpc_tls,
+        limits.clone(),
+        grpc_counters,
+        stopped(stop_rx.clone()),
+    ));
+    let http = tokio::spawn(listen::serve(
         http_listener,
-        provgraph_collector::http::router(collector.clone()),
-    )
-    .with_graceful_shutdown(stopped(stop_rx.clone()));
-    let api = axum::serve(
+        http_router,
+        http_tls.clone(),
+        limits.clone(),
+        http_counters,
+        stopped(stop_rx.clone()),
+    ));
+    let api = tokio::spawn(listen::serve(
         api_listener,
-        provgraph_api::router(store.clone(), ApiLimits::default(), policy),
-    )
-    .with_graceful_shutdown(stopped(stop_rx.clone()));
-    let grpc = tokio::spawn(grpc);
-    let http = tokio::spawn(async move { http.await });
-    let api = tokio::spawn(async move { api.await });
+        api_router,
+        http_tls,
+        limits,
+        api_counters,
+        stopped(stop_rx.clone()),
+    ));
 
+    let scheme = if args.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     tracing::info!(
         database = store.backend_name(),
         otlp_grpc = %grpc_addr,
         otlp_http = %http_addr,
         api = %api_addr,
-        "provgraph serving"
+        tls = args.tls_cert.is_some(),
+        ingest_tokens = ?tokens.names(Role::Ingest),
+        read_tokens = ?tokens.names(Role::Read),
+        "provgraph serving ({scheme})"
     );
     // One line on stdout for scripts and tests that start us on port 0.
     println!("provgraph ready: otlp-grpc={grpc_addr} otlp-http={http_addr} api={api_addr}");
@@ -249,22 +350,17 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let mut failed = Vec::new();
     let grace = Duration::from_secs(args.shutdown_grace);
     let servers = async {
-        let grpc = grpc.await.map(|r| r.map_err(|err| err.to_string()));
-        let http = http.await.map(|r| r.map_err(|err| err.to_string()));
-        let api = api.await.map(|r| r.map_err(|err| err.to_string()));
         [
-            ("OTLP/gRPC server", grpc),
-            ("OTLP/HTTP server", http),
-            ("API server", api),
+            ("OTLP/gRPC server", grpc.await),
+            ("OTLP/HTTP server", http.await),
+            ("API server", api.await),
         ]
     };
     match tokio::time::timeout(grace, servers).await {
         Ok(results) => {
             for (name, result) in results {
-                match result {
-                    Ok(Ok(())) => {}
-                    Ok(Err(err)) => failed.push(format!("{name}: {err}")),
-                    Err(err) => failed.push(format!("{name}: {err}")),
+                if let Err(err) = result {
+                    failed.push(format!("{name}: {err}"));
                 }
             }
         }
@@ -291,4 +387,65 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     } else {
         Err(failed.join("; "))
     }
+}
+
+/// Warns when a listener is reachable from other hosts without tokens or
+/// TLS: spans would then be claims anyone on the network can make.
+fn warn_if_exposed(addrs: &[SocketAddr], tokens: &Tokens, tls: bool) {
+    let exposed: Vec<String> = addrs
+        .iter()
+        .filter(|a| !a.ip().is_loopback())
+        .map(|a| a.to_string())
+        .collect();
+    if exposed.is_empty() {
+        return;
+    }
+    if !tokens.required(Role::Ingest) {
+        tracing::warn!(listeners = ?exposed, "listening beyond loopback without ingest tokens: anyone who can connect can write claims (see SECURITY.md, --tokens)");
+    }
+    if !tls {
+        tracing::warn!(listeners = ?exposed, "listening beyond loopback without TLS: tokens and data cross the network in clear (--tls-cert, --tls-key)");
+    }
+}
+
+/// `/metrics`: the receivers' counters, the admission budget and the
+/// listeners' counters, Prometheus text format.
+fn metrics_text(
+    collector: &Collector,
+    admission: &Admission,
+    listeners: &[Arc<ListenCounters>; 3],
+) -> String {
+    use std::fmt::Write as _;
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut out = collector.metrics();
+    let _ = write!(
+        out,
+        "# HELP provgraph_admission_bytes_in_use OTLP request bytes held by requests in flight.\n# TYPE provgraph_admission_bytes_in_use gauge\nprovgraph_admission_bytes_in_use {}\n",
+        admission.in_use()
+    );
+    type Read = fn(&ListenCounters) -> u64;
+    let families: [(&str, &str, Read); 3] = [
+        (
+            "provgraph_connections_total",
+            "Connections accepted.",
+            |c| c.connections.load(Relaxed),
+        ),
+        (
+            "provgraph_connections_over_limit_total",
+            "Connections closed at once: the listener was at --max-connections.",
+            |c| c.over_limit.load(Relaxed),
+        ),
+        (
+            "provgraph_tls_handshake_failures_total",
+            "TLS handshakes that failed or timed out.",
+            |c| c.failed_handshakes.load(Relaxed),
+        ),
+    ];
+    for (name, help, read) in families {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        for (listener, counters) in ["otlp-grpc", "otlp-http", "api"].iter().zip(listeners) {
+            let _ = writeln!(out, "{name}{{listener=\"{listener}\"}} {}", read(counters));
+        }
+    }
+    out
 }
