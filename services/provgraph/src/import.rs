@@ -38,10 +38,37 @@ pub struct ImportArgs {
         default_value = "http://127.0.0.1:8080"
     )]
     server: String,
+    /// An ingest token, when the server wants one (sent as
+    /// `Authorization: Bearer`).
+    #[arg(long, env = "PROVGRAPH_TOKEN", hide_env_values = true)]
+    token: Option<String>,
     /// The artifact digest (`sha256:<hex>`) the evidence is for, when the
     /// evidence does not name it (a message-signature bundle).
     #[arg(long)]
     digest: Option<String>,
+}
+
+/// The HTTP client for the API: a 60 s timeout, the bearer token (marked
+/// sensitive, so never printed) when given. Plain HTTP only: for a server
+/// with TLS, go through a local TLS proxy or run this on the server's host.
+fn api_client(server: &str, token: Option<&str>) -> Result<reqwest::Client, String> {
+    if server.starts_with("https://") {
+        return Err(format!(
+            "{server}: this command speaks plain HTTP to the API; reach a TLS server through a local proxy (or on its loopback address)"
+        ));
+    }
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = token {
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.trim()))
+            .map_err(|_| "the token must be printable ASCII".to_string())?;
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .default_headers(headers)
+        .build()
+        .map_err(|err| err.to_string())
 }
 
 #[derive(Debug, Default)]
@@ -71,10 +98,7 @@ fn progress(done: usize, total: usize, line: &str) {
 
 pub fn import(args: ImportArgs) -> ExitCode {
     block_on("import", async move {
-        let client = match reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()
-        {
+        let client = match api_client(&args.server, args.token.as_deref()) {
             Ok(client) => client,
             Err(err) => {
                 eprintln!("provgraph import: {err}");
@@ -155,12 +179,18 @@ async fn post(
         .await
         .map_err(|err| format!("HTTP {status}, answer is not JSON: {err}"))?;
     if !status.is_success() {
-        return Err(format!(
-            "HTTP {status}: {}",
-            answer["error"].as_str().unwrap_or("no reason given")
-        ));
+        return Err(format!("HTTP {status}: {}", reason(&answer)));
     }
     Ok(answer["results"].as_array().cloned().unwrap_or_default())
+}
+
+/// The reason an API error answer gives (`error`, or GraphQL-shaped
+/// `errors[0].message` as the auth gate writes it).
+fn reason(answer: &serde_json::Value) -> &str {
+    answer["error"]
+        .as_str()
+        .or_else(|| answer["errors"][0]["message"].as_str())
+        .unwrap_or("no reason given")
 }
 
 #[derive(Debug, Args)]
@@ -230,6 +260,9 @@ pub struct DiscoverArgs {
         default_value = "http://127.0.0.1:8080"
     )]
     server: String,
+    /// An ingest token, when the server wants one.
+    #[arg(long, env = "PROVGRAPH_TOKEN", hide_env_values = true)]
+    token: Option<String>,
 }
 
 /// Finds the signatures, attestations and Sigstore bundles a registry holds
@@ -252,10 +285,7 @@ pub fn discover(args: DiscoverArgs) -> ExitCode {
 
 async fn run_discover(args: &DiscoverArgs) -> Result<String, String> {
     let registry = provgraph_oci::Registry::new(&args.registry).map_err(|err| err.to_string())?;
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .map_err(|err| err.to_string())?;
+    let client = api_client(&args.server, args.token.as_deref())?;
     let server = args.server.trim_end_matches('/');
     let mut targets = vec![args.digest.clone()];
     if let Some(platforms) = registry
@@ -316,7 +346,7 @@ async fn run_discover(args: &DiscoverArgs) -> Result<String, String> {
                     "{target}: {:?} {}: refused: {}",
                     evidence.source,
                     evidence.reference,
-                    answer["error"].as_str().unwrap_or("no reason given")
+                    reason(&answer)
                 );
                 continue;
             }

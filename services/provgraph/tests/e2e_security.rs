@@ -541,3 +541,70 @@ async fn bad_tls_and_token_files_stop_the_server_with_one_clear_line() {
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
 }
+
+/// `provgraph import` sends its ingest token; what it posts carries the
+/// token's name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_sends_its_token_and_the_evidence_names_it() {
+    let pki = pki();
+    let server = Server::start(Flavor::Sqlite, &["--tokens", pki.tokens.to_str().unwrap()]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let sbom = dir.path().join("sbom.spdx.json");
+    std::fs::write(
+        &sbom,
+        serde_json::json!({
+            "spdxVersion": "SPDX-2.3",
+            "SPDXID": "SPDXRef-DOCUMENT",
+            "creationInfo": {"creators": ["Tool: syft-1.4.1"]},
+            "packages": [{"name": "golang.org/x/net", "externalRefs": [{
+                "referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl",
+                "referenceLocator": "pkg:golang/golang.org/x/net@v0.17.0"}]}]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let import = |token: Option<&str>| {
+        let mut command = std::process::Command::new(common::binary());
+        command
+            .args(["import", "--server", &format!("http://{}", server.api)])
+            .args(["--digest", DIGEST_A])
+            .arg(&sbom)
+            .env_remove("PROVGRAPH_TOKEN");
+        if let Some(token) = token {
+            command.env("PROVGRAPH_TOKEN", token);
+        }
+        command.output().unwrap()
+    };
+    let refused = import(None);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("401") && stderr.contains("ingest token"),
+        "{stderr}"
+    );
+    let refused = import(Some(TOKEN_READ));
+    assert!(!refused.status.success(), "a read token does not write");
+    let accepted = import(Some(TOKEN_A));
+    assert!(
+        accepted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&accepted.stderr)
+    );
+    // The token file has a read token too: reads need it.
+    let answer = reqwest::Client::new()
+        .post(format!("http://{}/graphql", server.api))
+        .bearer_auth(TOKEN_READ)
+        .json(&serde_json::json!({ "query": format!(
+            r#"{{ lineage(kind: ARTIFACT, key: "{DIGEST_A}", direction: UPSTREAM) {{ edges {{ kind evidence {{ kind principal }} }} }} }}"#
+        ) }))
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    let evidence = &answer["data"]["lineage"]["edges"][0]["evidence"][0];
+    assert_eq!(evidence["kind"], "SBOM", "{answer}");
+    assert_eq!(evidence["principal"], "ci-a", "{answer}");
+    server.stop().await;
+}
