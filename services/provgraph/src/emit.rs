@@ -20,7 +20,7 @@ use opentelemetry::trace::{
     TraceState, Tracer as _, TracerProvider as _,
 };
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_otlp::{Protocol, WithExportConfig};
+use opentelemetry_otlp::{Protocol, WithExportConfig, WithTonicConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanData, SpanExporter};
@@ -39,7 +39,7 @@ const DEFAULT_HTTP_ENDPOINT: &str = "http://127.0.0.1:4318";
     after_help = "Reads the CI environment (GitHub Actions, GitLab CI, Jenkins, Buildkite), \
 then git, for commit, repository and branch; flags override both. OTLP settings: \
 OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS, \
-OTEL_EXPORTER_OTLP_PROTOCOL; TRACEPARENT joins the CI's trace. See docs/emit.md."
+OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_CERTIFICATE (https); TRACEPARENT joins the CI's trace. See docs/emit.md."
 )]
 pub struct EmitArgs {
     /// The commit SHA built (default: the CI's variable, else `git rev-parse HEAD`).
@@ -1333,6 +1333,10 @@ struct Target {
     /// The flag or variable the endpoint came from, or `default`.
     endpoint_source: String,
     timeout: Duration,
+    /// A PEM file of CA certificates to trust for https, besides the
+    /// system's (OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE or
+    /// OTEL_EXPORTER_OTLP_CERTIFICATE).
+    ca_certificate: Option<PathBuf>,
 }
 
 fn with_scheme(url: &str) -> String {
@@ -1408,11 +1412,19 @@ fn resolve_target(args: &EmitArgs, env: Env) -> Result<Target, String> {
         .filter(|ms| *ms > 0)
         .map_or(DEFAULT_TIMEOUT, Duration::from_millis)
     });
+    let ca_certificate = [
+        "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+        "OTEL_EXPORTER_OTLP_CERTIFICATE",
+    ]
+    .into_iter()
+    .find_map(|name| env(name).filter(|v| !v.trim().is_empty()))
+    .map(PathBuf::from);
     Ok(Target {
         protocol,
         endpoint,
         endpoint_source,
         timeout,
+        ca_certificate,
     })
 }
 
@@ -1517,14 +1529,31 @@ impl SpanExporter for Recording {
 }
 
 fn build_exporter(target: &Target) -> Result<opentelemetry_otlp::SpanExporter, String> {
-    if target.endpoint.starts_with("https://") {
+    let https = target.endpoint.starts_with("https://");
+    if https && target.protocol != OtlpProtocol::Grpc {
         return Err(
-            "https is not supported by this build (no TLS in its OTLP exporter): use http:// \
-             or a local OpenTelemetry Collector that forwards over TLS"
+            "https is supported over grpc only in this build: use --protocol grpc (or \
+             OTEL_EXPORTER_OTLP_PROTOCOL=grpc), or a local OpenTelemetry Collector that forwards over TLS"
                 .to_string(),
         );
     }
     let built = match target.protocol {
+        OtlpProtocol::Grpc if https => {
+            // The system's roots, plus a CA the environment names.
+            let mut tls = tonic::transport::ClientTlsConfig::new().with_native_roots();
+            if let Some(path) = &target.ca_certificate {
+                let pem = std::fs::read(path).map_err(|err| {
+                    format!("cannot read the CA certificate {}: {err}", path.display())
+                })?;
+                tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
+            }
+            opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(target.endpoint.clone())
+                .with_tls_config(tls)
+                .with_timeout(target.timeout)
+                .build()
+        }
         OtlpProtocol::Grpc => opentelemetry_otlp::SpanExporter::builder()
             .with_tonic()
             .with_endpoint(target.endpoint.clone())

@@ -608,3 +608,73 @@ async fn import_sends_its_token_and_the_evidence_names_it() {
     assert_eq!(evidence["principal"], "ci-a", "{answer}");
     server.stop().await;
 }
+
+/// `provgraph emit` from CI to a server with TLS and tokens: gRPC over TLS,
+/// the CA from OTEL_EXPORTER_OTLP_CERTIFICATE, the token from
+/// OTEL_EXPORTER_OTLP_HEADERS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emit_reaches_a_tls_server_with_its_token() {
+    let pki = pki();
+    let args = [
+        "--tokens",
+        pki.tokens.to_str().unwrap(),
+        "--tls-cert",
+        pki.cert.to_str().unwrap(),
+        "--tls-key",
+        pki.key.to_str().unwrap(),
+    ];
+    let server = Server::start(Flavor::Sqlite, &args).await;
+    let emit = |headers: &str| {
+        std::process::Command::new(common::binary())
+            .args(["emit", "--strict", "--quiet", "--protocol", "grpc"])
+            .args([
+                "--endpoint",
+                &format!("https://localhost:{}", server.grpc.port()),
+            ])
+            .args([
+                "--commit",
+                &"e".repeat(40),
+                "--repository",
+                "https://github.com/acme/tls",
+            ])
+            .args(["--build-id", "emit-tls", "--digest", DIGEST_B])
+            .env("OTEL_EXPORTER_OTLP_CERTIFICATE", &pki.cert)
+            .env("OTEL_EXPORTER_OTLP_HEADERS", headers)
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("TRACEPARENT")
+            .output()
+            .unwrap()
+    };
+    let refused = emit("x-other=1");
+    assert!(!refused.status.success(), "no token, no export");
+    let sent = emit(&format!("authorization=Bearer {TOKEN_B}"));
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    let https = Https::new(&pki);
+    let (status, body) = graphql(
+        &https,
+        &server,
+        Some(TOKEN_READ),
+        &format!(
+            r#"{{ lineage(kind: ARTIFACT, key: "{DIGEST_B}", direction: UPSTREAM) {{ nodes {{ key }} edges {{ evidence {{ principal }} }} }} }}"#
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let keys: Vec<&str> = body["data"]["lineage"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["key"].as_str().unwrap())
+        .collect();
+    assert!(keys.contains(&"emit-tls"), "{keys:?}");
+    assert_eq!(
+        body["data"]["lineage"]["edges"][0]["evidence"][0]["principal"],
+        "ci-b"
+    );
+    server.stop().await;
+}
