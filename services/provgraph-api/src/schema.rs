@@ -32,8 +32,9 @@ fn store_error(err: StoreError) -> Error {
     Error::new(err.to_string())
 }
 
-/// Builds the schema over `store`.
+/// Builds the schema over `store`, and starts loading its lineage index.
 pub fn build_schema(store: Store, limits: ApiLimits) -> ProvSchema {
+    store.start_lineage_index();
     Schema::build(Query, EmptyMutation, EmptySubscription)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
@@ -1150,6 +1151,50 @@ fn ids_of(found: &[(i64, String)]) -> Vec<i64> {
     found.iter().map(|(id, _)| *id).collect()
 }
 
+/// One node of a lineage page, with its distance from the start.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct LineageNodeEdge {
+    /// Opaque; pass it as `after` to read on from this node.
+    pub cursor: String,
+    pub node: Node,
+    /// Edges from the start node.
+    pub depth: i32,
+}
+
+/// Where a page stands.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct PageInfo {
+    pub has_next_page: bool,
+    /// The cursor of the page's last node.
+    pub end_cursor: Option<String>,
+}
+
+/// A page of a lineage walk (Relay connection style).
+#[derive(SimpleObject, Clone, Debug)]
+pub struct LineageConnection {
+    pub edges: Vec<LineageNodeEdge>,
+    pub page_info: PageInfo,
+}
+
+/// A page cursor: the (depth, node id) of the last node, hex-encoded.
+/// Stable as the graph grows: a page holds the nodes after it in (depth, id)
+/// order.
+fn page_cursor(depth: u32, id: i64) -> String {
+    hex::encode(format!("lp1:{depth}:{id}"))
+}
+
+fn parse_page_cursor(cursor: &str) -> Result<(u32, i64)> {
+    let bad = || Error::new("invalid cursor: pass an endCursor or cursor this API returned");
+    let text = hex::decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(bad)?;
+    let mut parts = text.strip_prefix("lp1:").ok_or_else(bad)?.splitn(2, ':');
+    let depth = parts.next().and_then(|d| d.parse().ok()).ok_or_else(bad)?;
+    let id = parts.next().and_then(|i| i.parse().ok()).ok_or_else(bad)?;
+    Ok((depth, id))
+}
+
 /// The query root.
 #[derive(Debug, Default)]
 pub struct Query;
@@ -1241,7 +1286,13 @@ impl Query {
                 evidence.entry(row.edge_id).or_default().push(row.into());
             }
         }
-        let mut proofs = proofs_by_edge(api, &sub.edges).await?;
+        let want_proofs = look.field("edges").field("proofs").exists()
+            || look.field("edges").field("support").exists();
+        let mut proofs = if want_proofs {
+            proofs_by_edge(api, &sub.edges).await?
+        } else {
+            HashMap::new()
+        };
         let edges = sub
             .edges
             .iter()
@@ -1265,6 +1316,95 @@ impl Query {
             nodes: ordered,
             edges,
             truncated: sub.truncated,
+        })
+    }
+
+    /// Everything reachable from one node, a page at a time, nearest first
+    /// (by depth, then in a fixed order within a depth), without the node
+    /// cap of `lineage`: for hubs, such as every image built from a
+    /// repository (`kind: REPOSITORY, direction: DOWNSTREAM, kinds:
+    /// [ARTIFACT]`). kinds: only nodes of these kinds in the pages (the walk
+    /// still passes through the others). first: nodes per page (default 100,
+    /// at most the list limit, 1,000). after: the previous page's
+    /// `endCursor`; cursors stay valid as the graph grows. maxDepth as for
+    /// `lineage`.
+    #[graphql(complexity = "10 + child_complexity * 10")]
+    #[allow(clippy::too_many_arguments)]
+    async fn lineage_page(
+        &self,
+        ctx: &Context<'_>,
+        kind: NodeKind,
+        key: String,
+        direction: Direction,
+        max_depth: Option<i32>,
+        kinds: Option<Vec<NodeKind>>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<LineageConnection> {
+        let api = api(ctx);
+        let max_depth = match max_depth {
+            None => api.limits.default_lineage_depth,
+            Some(depth) if depth < 0 => return Err(Error::new("maxDepth must be 0 or more")),
+            Some(depth) => (depth as u32).min(api.limits.max_lineage_depth),
+        };
+        let first = match first {
+            None => 100.min(api.limits.max_list),
+            Some(n) if n < 0 => return Err(Error::new("first must be 0 or more")),
+            Some(n) if n as usize > api.limits.max_list => {
+                return Err(Error::new(format!(
+                    "first must be at most {}",
+                    api.limits.max_list
+                )));
+            }
+            Some(n) => n as usize,
+        };
+        let after = after.as_deref().map(parse_page_cursor).transpose()?;
+        let empty = LineageConnection {
+            edges: Vec::new(),
+            page_info: PageInfo {
+                has_next_page: false,
+                end_cursor: None,
+            },
+        };
+        let Some(start) = find(ctx, kind.into(), &key).await? else {
+            return Ok(empty);
+        };
+        let request = provgraph_store::PageRequest {
+            direction: match direction {
+                Direction::Upstream => provgraph_store::Direction::Upstream,
+                Direction::Downstream => provgraph_store::Direction::Downstream,
+            },
+            max_depth,
+            kinds: kinds
+                .unwrap_or_default()
+                .into_iter()
+                .map(ModelNodeKind::from)
+                .collect(),
+            first,
+            after,
+            sql_max_nodes: api.limits.max_lineage_nodes,
+        };
+        let page = api
+            .store
+            .lineage_page(&start, &request)
+            .await
+            .map_err(store_error)?;
+        let edges: Vec<LineageNodeEdge> = page
+            .nodes
+            .into_iter()
+            .map(|(row, depth)| LineageNodeEdge {
+                cursor: page_cursor(depth, row.id),
+                depth: depth as i32,
+                node: Node::new(row),
+            })
+            .collect();
+        let end_cursor = edges.last().map(|e| e.cursor.clone());
+        Ok(LineageConnection {
+            edges,
+            page_info: PageInfo {
+                has_next_page: page.has_next,
+                end_cursor,
+            },
         })
     }
 

@@ -61,6 +61,11 @@ struct Args {
     /// Mean spans per realistic build (±25%).
     #[arg(long, default_value_t = 200)]
     realistic_spans: u32,
+    /// Adversarial builds (the first ones) from one hub repository, one
+    /// image each, capped at --builds: the hub that `lineagePage` pages
+    /// through in a query round of its own (skipped below 100).
+    #[arg(long, default_value_t = 100_000)]
+    hub_images: u64,
     /// Concurrent GraphQL clients.
     #[arg(long, default_value_t = 4)]
     query_clients: usize,
@@ -271,7 +276,7 @@ async fn run(args: Args) -> Result<String, String> {
 
     let progress = Progress::new();
     let ticker = progress.spawn_ticker();
-    let keys = Keys::new(args.seed);
+    let keys = Keys::new(args.seed).with_hub(args.hub_images.min(args.builds));
     let mut workloads = Vec::new();
     if args.builds > 0 {
         workloads.push(generate(keys, "adversarial", args.builds, &args).await?);
@@ -555,6 +560,31 @@ async fn run_shape(
             let before = cpu::Snapshot::take(Some(server.pid));
             let report = query::run(
                 server.api,
+                &query::KINDS,
+                keys,
+                w.builds,
+                args.query_clients,
+                args.query_seconds,
+                Arc::clone(progress),
+            )
+            .await?;
+            let cpu = before.usage(&cpu::Snapshot::take(Some(server.pid)));
+            result.queries.push(QueryRound { label, report, cpu });
+        }
+        if keys.hub() >= 100 {
+            let label = format!(
+                "hub: a repository with {} images, first page of 100",
+                int(keys.hub())
+            );
+            progress.phase(
+                format!("hub queries on provgraph/{}", db.kind()),
+                "queries",
+                0,
+            );
+            let before = cpu::Snapshot::take(Some(server.pid));
+            let report = query::run(
+                server.api,
+                &query::HUB_KINDS,
                 keys,
                 w.builds,
                 args.query_clients,
@@ -691,7 +721,7 @@ fn render(
             let secs = q.elapsed.as_secs_f64().max(1e-9);
             let mut all = Vec::new();
             let (mut errors, mut short) = (0, 0);
-            for (kind, k) in query::KINDS.iter().zip(&q.kinds) {
+            for (kind, k) in q.asked.iter().zip(&q.kinds) {
                 let mut lat = k.latency_us.clone();
                 all.extend_from_slice(&lat);
                 errors += k.errors;

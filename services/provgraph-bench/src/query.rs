@@ -20,7 +20,13 @@ pub enum QueryKind {
     CommitDownstream,
     /// GOMOD, DOWNSTREAM: go.mod, build, artifact.
     GomodDownstream,
+    /// The first page (100) of the images built from the hub repository:
+    /// `lineagePage(kind: REPOSITORY, direction: DOWNSTREAM, kinds: [ARTIFACT])`.
+    HubFirstPage,
 }
+
+/// The hub query, asked in a round of its own.
+pub const HUB_KINDS: [QueryKind; 1] = [QueryKind::HubFirstPage];
 
 /// Every kind, in report order.
 pub const KINDS: [QueryKind; 3] = [
@@ -36,6 +42,9 @@ impl QueryKind {
             QueryKind::ArtifactUpstream => "lineage UPSTREAM from an artifact digest",
             QueryKind::CommitDownstream => "lineage DOWNSTREAM from a commit",
             QueryKind::GomodDownstream => "lineage DOWNSTREAM from a go.mod hash",
+            QueryKind::HubFirstPage => {
+                "lineagePage DOWNSTREAM from the hub repository, ARTIFACT, first 100"
+            }
         }
     }
 
@@ -44,12 +53,28 @@ impl QueryKind {
         match self {
             QueryKind::ArtifactUpstream => 5,
             QueryKind::CommitDownstream | QueryKind::GomodDownstream => 3,
+            QueryKind::HubFirstPage => 100,
+        }
+    }
+
+    /// Where the answer's list of nodes is.
+    fn pointer(self) -> &'static str {
+        match self {
+            QueryKind::HubFirstPage => "/data/lineagePage/edges",
+            _ => "/data/lineage/nodes",
         }
     }
 
     /// The GraphQL query for adversarial build `i`.
     pub fn query(self, keys: &Keys, i: u64) -> String {
         let (kind, key, direction) = match self {
+            QueryKind::HubFirstPage => {
+                return format!(
+                    "{{ lineagePage(kind: REPOSITORY, key: \"{}\", direction: DOWNSTREAM, kinds: [ARTIFACT], first: 100) \
+                     {{ edges {{ cursor depth node {{ kind key }} }} pageInfo {{ hasNextPage endCursor }} }} }}",
+                    Keys::HUB_REPO
+                );
+            }
             QueryKind::ArtifactUpstream => ("ARTIFACT", keys.adv_digest(i), "UPSTREAM"),
             QueryKind::CommitDownstream => ("COMMIT", keys.adv_commit(i), "DOWNSTREAM"),
             QueryKind::GomodDownstream => (
@@ -80,7 +105,9 @@ pub struct KindReport {
 pub struct QueryReport {
     /// Wall time.
     pub elapsed: Duration,
-    /// Per kind, in `KINDS` order.
+    /// The kinds asked, in turn.
+    pub asked: Vec<QueryKind>,
+    /// Per kind, in `asked` order.
     pub kinds: Vec<KindReport>,
     /// The first few problems seen.
     pub messages: Vec<String>,
@@ -93,7 +120,13 @@ enum Checked {
     Error(String),
 }
 
-async fn one(client: &reqwest::Client, url: &str, query: String, expected: usize) -> Checked {
+async fn one(
+    client: &reqwest::Client,
+    url: &str,
+    query: String,
+    expected: usize,
+    pointer: &str,
+) -> Checked {
     let body = serde_json::json!({ "query": query });
     let response = match client.post(url).json(&body).send().await {
         Ok(r) => r,
@@ -124,14 +157,14 @@ async fn one(client: &reqwest::Client, url: &str, query: String, expected: usize
         ));
     }
     let nodes = value
-        .pointer("/data/lineage/nodes")
+        .pointer(pointer)
         .and_then(|n| n.as_array())
         .map(|n| n.len());
     match nodes {
         Some(n) if n >= expected => Checked::Ok,
         Some(n) => Checked::Short(format!("{n} nodes, expected at least {expected}: {query}")),
         None => Checked::Error(format!(
-            "answer without data.lineage.nodes: {}",
+            "answer without {pointer}: {}",
             String::from_utf8_lossy(&bytes)
                 .chars()
                 .take(300)
@@ -146,16 +179,25 @@ pub async fn check_one(api: SocketAddr, query: String, expected: usize) -> Resul
         .timeout(Duration::from_secs(30))
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-    match one(&client, &format!("http://{api}/graphql"), query, expected).await {
+    match one(
+        &client,
+        &format!("http://{api}/graphql"),
+        query,
+        expected,
+        "/data/lineage/nodes",
+    )
+    .await
+    {
         Checked::Ok => Ok(()),
         Checked::Short(m) | Checked::Error(m) => Err(m),
     }
 }
 
 /// Runs `clients` query clients against `api` for `seconds`, picking builds
-/// in `0..builds` at random and kinds in turn.
+/// in `0..builds` at random and `asked` kinds in turn.
 pub async fn run(
     api: SocketAddr,
+    asked: &'static [QueryKind],
     keys: Keys,
     builds: u64,
     clients: usize,
@@ -176,18 +218,25 @@ pub async fn run(
         let url = url.clone();
         let progress = Arc::clone(&progress);
         tasks.push(tokio::spawn(async move {
-            let mut kinds: Vec<KindReport> = KINDS.iter().map(|_| KindReport::default()).collect();
+            let mut kinds: Vec<KindReport> = asked.iter().map(|_| KindReport::default()).collect();
             let mut messages = Vec::new();
             let mut rng = splitmix64(0xC0FFEE ^ c as u64);
             let mut n = c;
             while Instant::now() < deadline {
-                let k = n % KINDS.len();
+                let k = n % asked.len();
                 n += 1;
                 rng = splitmix64(rng);
                 let i = rng % builds.max(1);
-                let kind = KINDS[k];
+                let kind = asked[k];
                 let t = Instant::now();
-                let checked = one(&client, &url, kind.query(&keys, i), kind.expected_nodes()).await;
+                let checked = one(
+                    &client,
+                    &url,
+                    kind.query(&keys, i),
+                    kind.expected_nodes(),
+                    kind.pointer(),
+                )
+                .await;
                 let us = t.elapsed().as_micros() as u64;
                 progress.done.fetch_add(1, Ordering::Relaxed);
                 match checked {
@@ -211,7 +260,8 @@ pub async fn run(
         }));
     }
     let mut report = QueryReport {
-        kinds: KINDS.iter().map(|_| KindReport::default()).collect(),
+        asked: asked.to_vec(),
+        kinds: asked.iter().map(|_| KindReport::default()).collect(),
         ..QueryReport::default()
     };
     for task in tasks {

@@ -64,12 +64,28 @@ const REAL_TRACE: u64 = 0x204;
 #[derive(Clone, Copy, Debug)]
 pub struct Keys {
     seed: u64,
+    /// Adversarial builds `0..hub` are all from [`Keys::HUB_REPO`].
+    hub: u64,
 }
 
 impl Keys {
     /// Keys for `seed`.
     pub fn new(seed: u64) -> Keys {
-        Keys { seed }
+        Keys { seed, hub: 0 }
+    }
+
+    /// The repository of the hub builds.
+    pub const HUB_REPO: &str = "github.com/bench/hub";
+
+    /// The same keys, with adversarial builds `0..hub` from the hub
+    /// repository (one image each): a repository with `hub` images.
+    pub fn with_hub(self, hub: u64) -> Keys {
+        Keys { hub, ..self }
+    }
+
+    /// Builds (and so images) of the hub repository.
+    pub fn hub(&self) -> u64 {
+        self.hub
     }
 
     fn words(&self, domain: u64, i: u64) -> impl Iterator<Item = u64> {
@@ -118,6 +134,9 @@ impl Keys {
     }
     /// Adversarial build `i`: its repository URL.
     pub fn adv_repo(&self, i: u64) -> String {
+        if i < self.hub {
+            return format!("https://{}", Keys::HUB_REPO);
+        }
         format!("https://github.com/bench/repo-{}", i % 1000)
     }
     /// Adversarial build `i`: its run id.

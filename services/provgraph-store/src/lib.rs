@@ -416,7 +416,10 @@ impl Store {
         let read = PoolOptions::<sqlx::Sqlite>::new()
             .max_connections(options.read_connections.max(1))
             .acquire_timeout(options.acquire_timeout)
-            .connect_with(connect.read_only(true))
+            // Readers keep a smaller page cache (16 MiB each instead of the
+            // writer's 64): with the lineage index they read rows by key or
+            // id, and the OS page cache holds the file once for all of them.
+            .connect_with(connect.read_only(true).pragma("cache_size", "-16384"))
             .await
             .map_err(open_error)?;
         Ok(Store {

@@ -28,20 +28,33 @@ CREATE TABLE edge_log_pruned (
 );
 INSERT INTO edge_log_pruned (one, upto) VALUES (1, 0);
 
-CREATE FUNCTION edges_log() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Statement-level triggers over the transition tables: one INSERT .. SELECT
+-- per statement instead of one PL/pgSQL call per row; the lock is taken only
+-- when the statement changed edges (an upsert that only updated takes none).
+CREATE FUNCTION edges_log_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    -- 7,070,188 ('log' in the advisory key space of provgraph): see above.
-    PERFORM pg_advisory_xact_lock(7070188);
-    IF TG_OP = 'INSERT' THEN
+    IF EXISTS (SELECT 1 FROM new_rows) THEN
+        -- 7,070,188: the edge log's key among provgraph's advisory locks.
+        PERFORM pg_advisory_xact_lock(7070188);
         INSERT INTO edge_log (added, edge_id, kind, from_id, to_id)
-        VALUES (1, NEW.id, NEW.kind, NEW.from_id, NEW.to_id);
-    ELSE
-        INSERT INTO edge_log (added, edge_id, kind, from_id, to_id)
-        VALUES (0, OLD.id, OLD.kind, OLD.from_id, OLD.to_id);
+        SELECT 1, id, kind, from_id, to_id FROM new_rows ORDER BY id;
     END IF;
     RETURN NULL;
 END;
 $$;
 
-CREATE TRIGGER edges_log_insert AFTER INSERT ON edges FOR EACH ROW EXECUTE FUNCTION edges_log();
-CREATE TRIGGER edges_log_delete AFTER DELETE ON edges FOR EACH ROW EXECUTE FUNCTION edges_log();
+CREATE FUNCTION edges_log_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM old_rows) THEN
+        PERFORM pg_advisory_xact_lock(7070188);
+        INSERT INTO edge_log (added, edge_id, kind, from_id, to_id)
+        SELECT 0, id, kind, from_id, to_id FROM old_rows ORDER BY id;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+CREATE TRIGGER edges_log_insert AFTER INSERT ON edges
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION edges_log_insert();
+CREATE TRIGGER edges_log_delete AFTER DELETE ON edges
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION edges_log_delete();
