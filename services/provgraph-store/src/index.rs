@@ -100,6 +100,8 @@ type WalkEdge = (i64, i16, i64, i64);
 pub(crate) struct Graph {
     g: DiGraph<u64, u64, u32>,
     ids: IdMap,
+    /// Changes with every change applied (see [`next_generation`]).
+    generation: u64,
 }
 
 /// A walk's answer before its rows are read.
@@ -116,6 +118,7 @@ impl Graph {
         Graph {
             g: DiGraph::with_capacity(nodes, edges),
             ids: IdMap::default(),
+            generation: next_generation(),
         }
     }
 
@@ -269,7 +272,8 @@ impl Graph {
     /// One page of the nodes reachable from `start` within `max_depth`, in
     /// (depth, id) order, after `after`, of the given kinds (all when
     /// empty): up to `first` (node id, depth), and whether more follow.
-    /// Walks level by level and stops after the level that fills the page.
+    /// Walks level by level and stops after the level that fills the page;
+    /// also says how many nodes it visited.
     pub(crate) fn page(
         &self,
         start: (i64, NodeKind),
@@ -278,7 +282,7 @@ impl Graph {
         kinds: &[NodeKind],
         first: usize,
         after: Option<(u32, i64)>,
-    ) -> (Vec<(i64, u32)>, bool) {
+    ) -> (Vec<(i64, u32)>, bool, usize) {
         let wanted =
             |kind: u8| kinds.is_empty() || kinds.iter().any(|k| k.code() == i16::from(kind));
         let dir = if outgoing {
@@ -294,12 +298,13 @@ impl Graph {
                 out.push((start.0, 0));
             }
             let more = fits && first == 0;
-            return (out, more);
+            return (out, more, 1);
         };
         let mut visited = self.g.visit_map();
         visited.visit(start_index);
         let mut level = vec![start_index];
         let mut depth = 0u32;
+        let mut visited_nodes = 1;
         loop {
             let take = after.is_none_or(|(d, _)| depth >= d);
             if take {
@@ -335,21 +340,64 @@ impl Graph {
             if next.is_empty() {
                 break;
             }
+            visited_nodes += next.len();
             level = next;
             depth += 1;
         }
         let more = out.len() > first;
         out.truncate(first);
-        (out, more)
+        (out, more, visited_nodes)
     }
 }
 
 type LogRow = crate::index_sql::sqlite::LogRow;
 
+/// Generations of the graph: a new one for every change applied or load,
+/// process-wide so that a reloaded graph never reuses one.
+static GENERATIONS: AtomicU64 = AtomicU64::new(1);
+
+fn next_generation() -> u64 {
+    GENERATIONS.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Walks that visit more nodes than this are kept whole, sorted, for the
+/// next pages of the same walk (while the graph does not change).
+const CACHE_MIN_NODES: usize = 10_000;
+/// ... unless they hold more nodes than this (12 bytes each).
+const CACHE_MAX_ITEMS: usize = 2_000_000;
+/// Walks kept, at most (the least recently used goes).
+const CACHE_ENTRIES: usize = 4;
+
+/// A start, a direction, a depth and kinds.
+type WalkKey = (i64, bool, u32, Vec<i16>);
+
+/// A big walk, whole: (depth, id) in order, for one graph generation.
+struct CachedWalk {
+    key: WalkKey,
+    generation: u64,
+    items: Arc<Vec<(u32, i64)>>,
+}
+
+/// The page of `items` after `after`: up to `first`, and whether more follow.
+fn page_of(
+    items: &[(u32, i64)],
+    first: usize,
+    after: Option<(u32, i64)>,
+) -> (Vec<(i64, u32)>, bool) {
+    let from = after.map_or(0, |a| items.partition_point(|item| *item <= a));
+    let to = from.saturating_add(first).min(items.len());
+    (
+        items[from..to].iter().map(|(d, id)| (*id, *d)).collect(),
+        to < items.len(),
+    )
+}
+
 /// The index shared by every clone of a [`Store`].
 #[derive(Default)]
 pub(crate) struct IndexState {
     graph: RwLock<Graph>,
+    /// Big walks of `lineage_page`, whole.
+    walks: std::sync::Mutex<VecDeque<CachedWalk>>,
     ready: AtomicBool,
     started: AtomicBool,
     stopped: AtomicBool,
@@ -488,6 +536,7 @@ impl Store {
                 for row in &rows {
                     graph.apply(row);
                 }
+                graph.generation = next_generation();
                 *seq = last.0;
             }
             if (rows.len() as i64) < LOG_BATCH {
@@ -740,14 +789,48 @@ impl Store {
                 .graph
                 .read()
                 .map_err(|_| StoreError::Corrupt("lineage index lock poisoned".into()))?;
-            graph.page(
-                (start.id, start.kind),
-                outgoing,
-                max_depth,
-                kinds,
-                first,
-                after,
-            )
+            let mut codes: Vec<i16> = kinds.iter().map(|k| k.code()).collect();
+            codes.sort_unstable();
+            codes.dedup();
+            let key: WalkKey = (start.id, outgoing, max_depth, codes);
+            let cached = {
+                let mut walks = self.index.walks.lock().unwrap_or_else(|e| e.into_inner());
+                walks.retain(|w| w.generation == graph.generation);
+                let at = walks.iter().position(|w| w.key == key);
+                at.and_then(|at| walks.remove(at)).inspect(|hit| {
+                    walks.push_front(CachedWalk {
+                        key: hit.key.clone(),
+                        generation: hit.generation,
+                        items: Arc::clone(&hit.items),
+                    });
+                })
+            };
+            if let Some(hit) = cached {
+                page_of(&hit.items, first, after)
+            } else {
+                let start_node = (start.id, start.kind);
+                let (page, more, visited) =
+                    graph.page(start_node, outgoing, max_depth, kinds, first, after);
+                if visited < CACHE_MIN_NODES {
+                    (page, more)
+                } else {
+                    // A hub: walk it whole once, and page the next queries
+                    // from memory while the graph stays as it is.
+                    let (all, _, _) =
+                        graph.page(start_node, outgoing, max_depth, kinds, usize::MAX - 1, None);
+                    let items: Vec<(u32, i64)> = all.into_iter().map(|(id, d)| (d, id)).collect();
+                    if items.len() <= CACHE_MAX_ITEMS {
+                        let mut walks = self.index.walks.lock().unwrap_or_else(|e| e.into_inner());
+                        walks.push_front(CachedWalk {
+                            key,
+                            generation: graph.generation,
+                            items: Arc::new(items),
+                        });
+                        walks.truncate(CACHE_ENTRIES);
+                    }
+                    (page, more)
+                }
+            }
         } else {
             let limits = LineageLimits {
                 max_depth,

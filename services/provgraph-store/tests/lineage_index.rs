@@ -422,8 +422,96 @@ async fn pages_walk_a_hub(flavor: Flavor) {
     db.cleanup().await;
 }
 
+fn hub_build(b: u64) -> SpanFacts {
+    SpanFacts {
+        commit: Some(format!("{:040x}", b + 1)),
+        repository: Some("github.com/acme/big".into()),
+        produced: vec![image(b)],
+        build_id: Some(BuildChoice {
+            source: BuildIdSource::PipelineRunId,
+            key: format!("run-{b}"),
+        }),
+        ..span(b, 1)
+    }
+}
+
+/// A hub big enough that its walk is kept whole between pages: the pages
+/// are the SQL walk's nodes in (depth, id) order, and a write is seen by the
+/// next page (the kept walk belongs to the graph it was made from).
+async fn big_hub_pages_as_the_sql_walk(flavor: Flavor) {
+    let db = TestDb::new(flavor).await;
+    let store = db.store().await.unwrap();
+    let spans: Vec<SpanFacts> = (0..3_400u64).map(hub_build).collect();
+    store.write(&spans).await.unwrap();
+    store.load_lineage_index().await.unwrap();
+    let hub = store
+        .node(NodeKind::Repository, "github.com/acme/big")
+        .await
+        .unwrap()
+        .unwrap();
+    let limits = LineageLimits {
+        max_depth: 16,
+        max_nodes: 100_000,
+    };
+    let sql = store
+        .lineage_sql(&hub, Direction::Downstream, limits)
+        .await
+        .unwrap();
+    let mut expected: Vec<(u32, i64)> =
+        sql.nodes.iter().map(|n| (sql.depth[&n.id], n.id)).collect();
+    expected.sort();
+    assert_eq!(expected.len(), 3_400 * 3 + 1);
+    let pages = |kinds: Vec<NodeKind>| {
+        let store = store.clone();
+        let hub = hub.clone();
+        async move {
+            let mut all = Vec::new();
+            let mut after = None;
+            loop {
+                let page = store
+                    .lineage_page(
+                        &hub,
+                        &PageRequest {
+                            direction: Direction::Downstream,
+                            max_depth: 16,
+                            kinds: kinds.clone(),
+                            first: 999,
+                            after,
+                            sql_max_nodes: 10_000,
+                        },
+                    )
+                    .await
+                    .unwrap();
+                all.extend(page.nodes.iter().map(|(row, depth)| (*depth, row.id)));
+                match page.nodes.last() {
+                    Some((row, depth)) if page.has_next => after = Some((*depth, row.id)),
+                    _ => break,
+                }
+            }
+            all
+        }
+    };
+    assert_eq!(pages(Vec::new()).await, expected);
+    let artifacts = pages(vec![NodeKind::Artifact]).await;
+    assert_eq!(artifacts.len(), 3_400);
+    // Twice: the second walk pages from the kept one.
+    assert_eq!(pages(vec![NodeKind::Artifact]).await, artifacts);
+    store.write(&[hub_build(5_000)]).await.unwrap();
+    let new = store
+        .node(NodeKind::Artifact, &digest(5_000))
+        .await
+        .unwrap()
+        .unwrap();
+    let after = pages(vec![NodeKind::Artifact]).await;
+    assert_eq!(after.len(), 3_401);
+    assert!(after.contains(&(2, new.id)));
+    store.close().await;
+    db.cleanup().await;
+}
+
 provgraph_store::store_tests!(
     index_answers_as_sql_on_random_graphs,
     index_follows_another_process,
-    pages_walk_a_hub
+    pages_walk_a_hub,
+    big_hub_pages_as_the_sql_walk
 );
