@@ -4,8 +4,15 @@
 //! Retry-After (HTTP) or UNAVAILABLE (gRPC), queries answer a GraphQL error
 //! that says the database is unavailable, `/readyz` says not ready, and the
 //! process stays up; once the database is back, service resumes without a
-//! restart, the real OpenTelemetry exporter's retries deliver what was
+//! restart (PostgreSQL, a full disk), the real OpenTelemetry exporter's retries deliver what was
 //! refused, and the graph equals a clean run's.
+//!
+//! The read-only case uses ext4 on a loop device, which its own error path
+//! (`errors=remount-ro`) turns read-only under open files: a tmpfs cannot be
+//! remounted read-only while provgraph holds the database open for writing
+//! (EBUSY). Reads go on, writes are refused, and since ext4 cannot be made
+//! writable again while files are open, the operator stops provgraph,
+//! repairs, and starts it again.
 //!
 //! These tests need root (to mount a tmpfs) and PostgreSQL's cluster tools
 //! (`pg_createcluster`, `pg_ctlcluster`). The PostgreSQL cluster
@@ -269,6 +276,90 @@ impl Drop for Tmpfs {
     fn drop(&mut self) {
         let path = self.dir.path().to_str().unwrap().to_string();
         let _ = run("umount", &["-l", &path]);
+    }
+}
+
+/// An ext4 filesystem in an image file on a loop device, mounted with
+/// `errors=remount-ro`: ext4's own error path makes it read-only under open
+/// files ("emergency_ro"), as a failing disk would. A tmpfs cannot be used
+/// for this: remounting it read-only fails with EBUSY while provgraph holds
+/// its database open for writing.
+struct Ext4 {
+    image: PathBuf,
+    mount_point: tempfile::TempDir,
+    _dir: tempfile::TempDir,
+}
+
+impl Ext4 {
+    fn create(size: &str) -> Ext4 {
+        let dir = tempfile::tempdir_in("/var/tmp").expect("image dir");
+        let image = dir.path().join("ext4.img");
+        run("truncate", &["-s", size, image.to_str().unwrap()]).expect("image");
+        run("mkfs.ext4", &["-q", "-F", image.to_str().unwrap()]).expect("mkfs.ext4");
+        let ext4 = Ext4 {
+            image,
+            mount_point: tempfile::tempdir().expect("mount point"),
+            _dir: dir,
+        };
+        ext4.mount();
+        ext4
+    }
+
+    fn path(&self) -> &Path {
+        self.mount_point.path()
+    }
+
+    fn mount(&self) {
+        run(
+            "mount",
+            &[
+                "-o",
+                "loop,errors=remount-ro",
+                self.image.to_str().unwrap(),
+                self.path().to_str().unwrap(),
+            ],
+        )
+        .expect("mount the ext4 image");
+    }
+
+    /// ext4 reports an error (`trigger_fs_error`); with `errors=remount-ro`
+    /// it aborts its journal and turns read-only, open files and all.
+    fn fail(&self) {
+        let loop_device = run("losetup", &["-j", self.image.to_str().unwrap()])
+            .expect("losetup -j")
+            .split(':')
+            .next()
+            .expect("loop device")
+            .trim_start_matches("/dev/")
+            .to_string();
+        std::fs::write(
+            format!("/sys/fs/ext4/{loop_device}/trigger_fs_error"),
+            "provgraph fault test\n",
+        )
+        .expect("trigger an ext4 error");
+        let err = std::fs::write(self.path().join("probe"), b"x")
+            .expect_err("the filesystem is read-only now");
+        assert_eq!(err.raw_os_error(), Some(30), "EROFS: {err}");
+    }
+
+    /// What an operator does: unmount, check, mount again.
+    fn repair(&self) {
+        run("umount", &[self.path().to_str().unwrap()]).expect("umount");
+        // 1: errors corrected.
+        let status = Command::new("e2fsck")
+            .args(["-f", "-y", self.image.to_str().unwrap()])
+            .output()
+            .expect("e2fsck")
+            .status
+            .code();
+        assert!(matches!(status, Some(0 | 1)), "e2fsck exit {status:?}");
+        self.mount();
+    }
+}
+
+impl Drop for Ext4 {
+    fn drop(&mut self) {
+        let _ = run("umount", &["-l", self.path().to_str().unwrap()]);
     }
 }
 
@@ -588,7 +679,7 @@ async fn postgres_stopped_and_started_under_ingest() {
         return;
     }
     let total = Instant::now();
-    let outages = if long() { 12 } else { 3 };
+    let outages = if long() { 12 } else { 2 };
     let builds_per_request = if long() { 20 } else { 5 };
     let cluster = tokio::task::spawn_blocking(FaultCluster::ensure)
         .await
@@ -823,6 +914,129 @@ async fn sqlite_disk_full() {
     println!(
         "SQLite: disk filled {fills} times; {refused_total} refusals (503) retried to success; \
          graph equals a clean run's ({} nodes); {:?}",
+        expected.nodes.len(),
+        total.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_filesystem_turns_read_only() {
+    if skip(
+        "sqlite_filesystem_turns_read_only",
+        &[
+            "mount",
+            "umount",
+            "losetup",
+            "mkfs.ext4",
+            "e2fsck",
+            "truncate",
+        ],
+    ) {
+        return;
+    }
+    if !Path::new("/dev/loop-control").exists() {
+        if std::env::var("PROVGRAPH_REQUIRE_FAULTS").is_ok_and(|v| v == "1") {
+            panic!("no loop devices (PROVGRAPH_REQUIRE_FAULTS=1)");
+        }
+        eprintln!("SKIPPED: sqlite_filesystem_turns_read_only: no loop devices");
+        return;
+    }
+    let total = Instant::now();
+    let rounds = if long() { 4 } else { 1 };
+    let fs = Ext4::create("64M");
+    let url = format!("sqlite://{}", fs.path().join("provgraph.db").display());
+    let requests: Vec<ExportTraceServiceRequest> = (0..40).map(|r| request(r, 10)).collect();
+    let bodies: Vec<Vec<u8>> = requests.iter().map(|r| r.encode_to_vec()).collect();
+    let mut next = 0;
+    let mut refused_total = 0;
+    for round in 0..rounds {
+        let server = Server::start_on(&url, &[]);
+        for _ in 0..3 {
+            assert_eq!(http_export(&server, &bodies[next]).await.0, 200);
+            next += 1;
+        }
+        tokio::task::block_in_place(|| fs.fail());
+        // Every write is refused, again and again, as retryable.
+        for attempt in 0..3 {
+            let (status, retry_after) = http_export(&server, &bodies[next]).await;
+            assert_eq!(
+                status,
+                503,
+                "attempt {attempt} on a read-only filesystem; stderr:\n{}",
+                server.stderr()
+            );
+            assert!(retry_after.is_some(), "Retry-After on 503");
+            refused_total += 1;
+        }
+        assert_eq!(
+            grpc_export(&server, requests[next + 1].clone()).await,
+            tonic::Code::Unavailable,
+            "gRPC export on a read-only filesystem"
+        );
+        // What was committed can still be read.
+        let (_, answer) = artifact_query(&server, 10 * (next - 1)).await;
+        assert_eq!(
+            answer["data"]["node"]["key"].as_str(),
+            Some(digest(10 * (next - 1)).as_str()),
+            "queries are served from a read-only filesystem: {answer}"
+        );
+        assert!(alive(&server));
+        let stderr = server.stderr();
+        assert!(!stderr.contains("panicked"), "{stderr}");
+
+        // ext4 cannot be made writable again under open files (its journal
+        // is aborted): the operator stops provgraph, which exits cleanly.
+        server.stop().await;
+        // Started again on the still read-only filesystem, provgraph serves
+        // what is there and refuses writes the same way.
+        let again = Server::start_on(&url, &[]);
+        let (status, retry_after) = http_export(&again, &bodies[next]).await;
+        assert_eq!(
+            status, 503,
+            "export after a restart on the read-only filesystem"
+        );
+        assert!(retry_after.is_some());
+        refused_total += 1;
+        let (_, answer) = artifact_query(&again, 0).await;
+        assert_eq!(
+            answer["data"]["node"]["key"].as_str(),
+            Some(digest(0).as_str())
+        );
+        again.stop().await;
+        tokio::task::block_in_place(|| fs.repair());
+        eprintln!(
+            "read-only {}: writes refused (503 / UNAVAILABLE), reads served, before and after \
+             a restart; repaired",
+            round + 1
+        );
+    }
+    // Repaired and restarted: what was refused is taken.
+    let server = Server::start_on(&url, &[]);
+    for body in &bodies {
+        send_until_ok(&server, body).await;
+    }
+    server.stop().await;
+    let clean = TestDb::new(Flavor::Sqlite).await;
+    let reference = Server::start_on(&clean.url, &[]);
+    for body in &bodies {
+        assert_eq!(http_export(&reference, body).await.0, 200);
+    }
+    reference.stop().await;
+    let store = Store::connect(&url, &StoreOptions::default())
+        .await
+        .unwrap();
+    let got = store.snapshot().await.unwrap();
+    store.close().await;
+    let expected = clean.store().await.unwrap().snapshot().await.unwrap();
+    assert_same_graph(
+        &got,
+        &expected,
+        "after the read-only filesystem, a clean run's graph",
+    );
+    println!(
+        "SQLite: filesystem forced read-only {rounds} times; {refused_total} refusals (503), \
+         reads served, clean exits, repaired and restarted; graph equals a clean run's \
+         ({} nodes); {:?}",
         expected.nodes.len(),
         total.elapsed()
     );
