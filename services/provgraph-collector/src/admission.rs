@@ -191,8 +191,8 @@ impl Admission {
     }
 }
 
-/// A trailers-only gRPC answer.
-pub(crate) fn grpc_status(code: i32, message: &str) -> Response {
+/// A trailers-only gRPC answer: `code` and `message` (percent-encoded).
+pub fn grpc_status(code: i32, message: &str) -> Response {
     let mut response = Response::new(Body::empty());
     let headers = response.headers_mut();
     headers.insert(

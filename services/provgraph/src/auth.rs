@@ -25,7 +25,6 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -294,19 +293,7 @@ fn refused(gate: &Gate, headers: &HeaderMap, refusal: &Refusal) -> Response {
     let message = refusal.message(gate.role);
     let challenge = HeaderValue::from_static("Bearer realm=\"provgraph\"");
     match gate.wire {
-        Wire::Grpc => {
-            let mut response = Response::new(Body::empty());
-            let h = response.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/grpc"),
-            );
-            h.insert("grpc-status", HeaderValue::from_static("16"));
-            if let Ok(value) = HeaderValue::from_str(&percent_encode(&message)) {
-                h.insert("grpc-message", value);
-            }
-            response
-        }
+        Wire::Grpc => provgraph_collector::admission::grpc_status(16, &message),
         Wire::Otlp => {
             let json = headers
                 .get(header::CONTENT_TYPE)
@@ -345,18 +332,6 @@ fn refused(gate: &Gate, headers: &HeaderMap, refusal: &Refusal) -> Response {
             response
         }
     }
-}
-
-fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if (0x20..=0x7e).contains(&b) && b != b'%' {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// Axum middleware: lets the request through with its [`Principal`] in the

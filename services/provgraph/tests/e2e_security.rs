@@ -38,6 +38,20 @@ struct Pki {
     cert_pem: String,
 }
 
+impl Pki {
+    /// `serve` flags for tokens and TLS.
+    fn secure_args(&self) -> [&str; 6] {
+        [
+            "--tokens",
+            self.tokens.to_str().unwrap(),
+            "--tls-cert",
+            self.cert.to_str().unwrap(),
+            "--tls-key",
+            self.key.to_str().unwrap(),
+        ]
+    }
+}
+
 fn pki() -> Pki {
     let dir = tempfile::tempdir().unwrap();
     let certified =
@@ -305,15 +319,7 @@ async fn grpc_status_without_token(pki: &Pki, server: &Server, token: Option<&st
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_and_tls_guard_every_listener_and_name_the_sender() {
     let pki = pki();
-    let args = [
-        "--tokens",
-        pki.tokens.to_str().unwrap(),
-        "--tls-cert",
-        pki.cert.to_str().unwrap(),
-        "--tls-key",
-        pki.key.to_str().unwrap(),
-    ];
-    let server = Server::start(Flavor::Sqlite, &args).await;
+    let server = Server::start(Flavor::Sqlite, &pki.secure_args()).await;
     let https = Https::new(&pki);
 
     // gRPC over TLS: the real exporter with ci-a's token.
@@ -615,15 +621,7 @@ async fn import_sends_its_token_and_the_evidence_names_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn emit_reaches_a_tls_server_with_its_token() {
     let pki = pki();
-    let args = [
-        "--tokens",
-        pki.tokens.to_str().unwrap(),
-        "--tls-cert",
-        pki.cert.to_str().unwrap(),
-        "--tls-key",
-        pki.key.to_str().unwrap(),
-    ];
-    let server = Server::start(Flavor::Sqlite, &args).await;
+    let server = Server::start(Flavor::Sqlite, &pki.secure_args()).await;
     let emit = |headers: &str| {
         std::process::Command::new(common::binary())
             .args(["emit", "--strict", "--quiet", "--protocol", "grpc"])

@@ -34,6 +34,21 @@ fn peak_rss(pid: u32) -> u64 {
 
 const SPANS_PER_REQUEST: usize = 400;
 
+/// A span of trace `id` (span id `id` too).
+fn span(
+    id: u64,
+    name: &str,
+    attributes: Vec<opentelemetry_proto::tonic::common::v1::KeyValue>,
+) -> Span {
+    Span {
+        trace_id: (id as u128).to_be_bytes().to_vec(),
+        span_id: id.to_be_bytes().to_vec(),
+        name: name.into(),
+        attributes,
+        ..Default::default()
+    }
+}
+
 fn digest(r: usize, s: usize) -> String {
     format!("sha256:{:032x}{:032x}", r + 1, s + 1)
 }
@@ -266,13 +281,11 @@ async fn connection_floods_and_slow_clients_cannot_starve_the_service() {
     );
     assert!(slow_started.elapsed() < Duration::from_secs(12));
     // And service goes on.
-    let body = common::spans_request(vec![Span {
-        trace_id: 5u128.to_be_bytes().to_vec(),
-        span_id: 5u64.to_be_bytes().to_vec(),
-        name: "after".into(),
-        attributes: vec![kv("oci.manifest.digest", digest(9999, 0))],
-        ..Default::default()
-    }])
+    let body = common::spans_request(vec![span(
+        5,
+        "after",
+        vec![kv("oci.manifest.digest", digest(9999, 0))],
+    )])
     .encode_to_vec();
     let response = reqwest::Client::new()
         .post(format!("http://{}/v1/traces", server.http))
@@ -334,13 +347,7 @@ async fn bombs_huge_values_and_huge_queries_get_clear_errors() {
 
     // The same over gRPC: a request whose one value inflates past the limit.
     let huge = "a".repeat(16 << 20);
-    let request = common::spans_request(vec![Span {
-        trace_id: 6u128.to_be_bytes().to_vec(),
-        span_id: 6u64.to_be_bytes().to_vec(),
-        name: "bomb".into(),
-        attributes: vec![kv("ci.note", huge)],
-        ..Default::default()
-    }]);
+    let request = common::spans_request(vec![span(6, "bomb", vec![kv("ci.note", huge)])]);
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.grpc))
         .unwrap()
         .connect()
@@ -355,13 +362,11 @@ async fn bombs_huge_values_and_huge_queries_get_clear_errors() {
     // A huge attribute value within the request limit: the span is answered
     // with a partial success naming the problem, and the service goes on.
     let value = "f".repeat(3 << 20);
-    let body = common::spans_request(vec![Span {
-        trace_id: 7u128.to_be_bytes().to_vec(),
-        span_id: 7u64.to_be_bytes().to_vec(),
-        name: "huge".into(),
-        attributes: vec![kv("vcs.ref.head.revision", value)],
-        ..Default::default()
-    }])
+    let body = common::spans_request(vec![span(
+        7,
+        "huge",
+        vec![kv("vcs.ref.head.revision", value)],
+    )])
     .encode_to_vec();
     let response = client
         .post(&otlp)
