@@ -25,7 +25,7 @@
 //! database id with the kind), plus the id map: 4 bytes per possible node
 //! id, allocated in pages of 4,096 ids where ids exist.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -36,7 +36,7 @@ use petgraph::visit::{EdgeRef, VisitMap, Visitable};
 use provgraph_model::NodeKind;
 
 use crate::backend::CHUNK;
-use crate::lineage::{Direction, LineageLimits, Subgraph};
+use crate::lineage::{Bfs, Direction, LineageLimits, Subgraph};
 use crate::{Backend, EdgeRow, NodeRow, Store, StoreError};
 
 /// How often the index reads changes committed by other processes.
@@ -220,17 +220,8 @@ impl Graph {
     /// the same frontier chunks, edge order, limits and truncation, so the
     /// answers are identical.
     pub(crate) fn walk(&self, start: i64, outgoing: bool, limits: LineageLimits) -> Walk {
-        let mut depth: HashMap<i64, u32> = HashMap::from([(start, 0)]);
-        let mut order = vec![start];
-        let mut edges = Vec::new();
-        let mut seen_edges = HashSet::new();
-        let mut frontier = vec![start];
-        let mut truncated = false;
-        let mut level = 0;
-        while !frontier.is_empty() && level < limits.max_depth && !truncated {
-            level += 1;
-            let room = limits.max_nodes.saturating_sub(order.len());
-            let limit = (room + 1) * 8 + 64;
+        let mut bfs = Bfs::new(start, outgoing, limits);
+        while let Some((frontier, limit)) = bfs.next_level() {
             let mut found = Vec::new();
             for chunk in frontier.chunks(CHUNK) {
                 found.extend(self.edges_of_chunk(chunk, outgoing, limit));
@@ -239,33 +230,14 @@ impl Graph {
                     break;
                 }
             }
-            if found.len() >= limit {
-                truncated = true;
-            }
-            let mut next = Vec::new();
-            for edge in found {
-                let other = if outgoing { edge.3 } else { edge.2 };
-                if let std::collections::hash_map::Entry::Vacant(slot) = depth.entry(other) {
-                    if order.len() >= limits.max_nodes {
-                        truncated = true;
-                        continue;
-                    }
-                    slot.insert(level);
-                    order.push(other);
-                    next.push(other);
-                }
-                if seen_edges.insert(edge.0) {
-                    edges.push(edge);
-                }
-            }
-            frontier = next;
+            bfs.absorb(found, limit);
         }
-        edges.retain(|e| depth.contains_key(&e.2) && depth.contains_key(&e.3));
+        let bfs = bfs.finish();
         Walk {
-            order,
-            depth,
-            edges,
-            truncated,
+            order: bfs.order,
+            depth: bfs.depth,
+            edges: bfs.edges,
+            truncated: bfs.truncated,
         }
     }
 

@@ -63,43 +63,20 @@ impl Store {
         limits: LineageLimits,
     ) -> Result<Subgraph, StoreError> {
         let outgoing = direction == Direction::Upstream;
-        let mut depth: HashMap<i64, u32> = HashMap::from([(start.id, 0)]);
-        let mut order = vec![start.id];
-        let mut edges = Vec::new();
-        let mut seen_edges = HashSet::new();
-        let mut frontier = vec![start.id];
-        let mut truncated = false;
-        let mut level = 0;
-        while !frontier.is_empty() && level < limits.max_depth && !truncated {
-            level += 1;
-            // One more than the room left tells whether the answer is cut.
-            let room = limits.max_nodes.saturating_sub(order.len());
-            let limit = (room as i64 + 1) * 8 + 64;
-            let found = self.edges(&frontier, outgoing, &[], 0, limit).await?;
-            if found.len() as i64 >= limit {
-                // More edges than fit: say so rather than pretend completeness.
-                truncated = true;
-            }
-            let mut next = Vec::new();
-            for edge in found {
-                let other = if outgoing { edge.to_id } else { edge.from_id };
-                if let std::collections::hash_map::Entry::Vacant(slot) = depth.entry(other) {
-                    if order.len() >= limits.max_nodes {
-                        truncated = true;
-                        continue;
-                    }
-                    slot.insert(level);
-                    order.push(other);
-                    next.push(other);
-                }
-                if seen_edges.insert(edge.id) {
-                    edges.push(edge);
-                }
-            }
-            frontier = next;
+        let mut bfs = Bfs::new(start.id, outgoing, limits);
+        while let Some((frontier, limit)) = bfs.next_level() {
+            let found = self
+                .edges(&frontier, outgoing, &[], 0, limit as i64)
+                .await?;
+            bfs.absorb(found, limit);
         }
-        // Edges whose far end was cut off stay out of the answer.
-        edges.retain(|e| depth.contains_key(&e.from_id) && depth.contains_key(&e.to_id));
+        let Bfs {
+            order,
+            depth,
+            edges,
+            truncated,
+            ..
+        } = bfs.finish();
         let mut nodes = self.nodes(&order).await?;
         let position: HashMap<i64, usize> =
             order.iter().enumerate().map(|(i, id)| (*id, i)).collect();
@@ -110,5 +87,104 @@ impl Store {
             edges,
             truncated,
         })
+    }
+}
+
+/// An edge as a walk sees it: (edge id, from, to).
+pub(crate) trait Ends {
+    fn ends(&self) -> (i64, i64, i64);
+}
+
+impl Ends for EdgeRow {
+    fn ends(&self) -> (i64, i64, i64) {
+        (self.id, self.from_id, self.to_id)
+    }
+}
+
+/// (edge id, kind, from, to), as the index keeps it.
+impl Ends for (i64, i16, i64, i64) {
+    fn ends(&self) -> (i64, i64, i64) {
+        (self.0, self.2, self.3)
+    }
+}
+
+/// The breadth-first walk both lineage paths run (SQL and the index), so
+/// that they agree by construction on depths, order, edge limits and
+/// truncation: only how a level's edges are read differs.
+pub(crate) struct Bfs<E> {
+    /// Node ids in the order reached, the start first.
+    pub order: Vec<i64>,
+    pub depth: HashMap<i64, u32>,
+    pub edges: Vec<E>,
+    pub truncated: bool,
+    seen_edges: HashSet<i64>,
+    frontier: Vec<i64>,
+    level: u32,
+    outgoing: bool,
+    limits: LineageLimits,
+}
+
+impl<E: Ends> Bfs<E> {
+    pub(crate) fn new(start: i64, outgoing: bool, limits: LineageLimits) -> Bfs<E> {
+        Bfs {
+            order: vec![start],
+            depth: HashMap::from([(start, 0)]),
+            edges: Vec::new(),
+            truncated: false,
+            seen_edges: HashSet::new(),
+            frontier: vec![start],
+            level: 0,
+            outgoing,
+            limits,
+        }
+    }
+
+    /// The next depth's frontier and how many edges to read for it (by edge
+    /// id, at most), or `None` when the walk is over. The edge limit is
+    /// eight per node of room left plus slack: reading that many tells
+    /// whether the answer is cut.
+    pub(crate) fn next_level(&mut self) -> Option<(Vec<i64>, usize)> {
+        if self.frontier.is_empty() || self.level >= self.limits.max_depth || self.truncated {
+            return None;
+        }
+        self.level += 1;
+        let room = self.limits.max_nodes.saturating_sub(self.order.len());
+        Some((std::mem::take(&mut self.frontier), (room + 1) * 8 + 64))
+    }
+
+    /// Takes in the edges read for the level (at most `limit`, by edge id).
+    pub(crate) fn absorb(&mut self, found: Vec<E>, limit: usize) {
+        if found.len() >= limit {
+            // More edges than fit: say so rather than pretend completeness.
+            self.truncated = true;
+        }
+        let mut next = Vec::new();
+        for edge in found {
+            let (id, from, to) = edge.ends();
+            let other = if self.outgoing { to } else { from };
+            if let std::collections::hash_map::Entry::Vacant(slot) = self.depth.entry(other) {
+                if self.order.len() >= self.limits.max_nodes {
+                    self.truncated = true;
+                    continue;
+                }
+                slot.insert(self.level);
+                self.order.push(other);
+                next.push(other);
+            }
+            if self.seen_edges.insert(id) {
+                self.edges.push(edge);
+            }
+        }
+        self.frontier = next;
+    }
+
+    /// The walk, without the edges whose far end was cut off.
+    pub(crate) fn finish(mut self) -> Bfs<E> {
+        let depth = &self.depth;
+        self.edges.retain(|e| {
+            let (_, from, to) = e.ends();
+            depth.contains_key(&from) && depth.contains_key(&to)
+        });
+        self
     }
 }
