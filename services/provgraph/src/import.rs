@@ -31,7 +31,18 @@ pub struct ImportArgs {
     /// Evidence files to import.
     #[arg(required = true)]
     files: Vec<PathBuf>,
-    /// The server's API base URL.
+    #[command(flatten)]
+    api: ApiTarget,
+    /// The artifact digest (`sha256:<hex>`) the evidence is for, when the
+    /// evidence does not name it (a message-signature bundle).
+    #[arg(long)]
+    digest: Option<String>,
+}
+
+/// Which provgraph API the evidence goes to, and with what token.
+#[derive(Debug, Args)]
+struct ApiTarget {
+    /// The provgraph server's API base URL.
     #[arg(
         long,
         env = "PROVGRAPH_API_URL",
@@ -42,33 +53,39 @@ pub struct ImportArgs {
     /// `Authorization: Bearer`).
     #[arg(long, env = "PROVGRAPH_TOKEN", hide_env_values = true)]
     token: Option<String>,
-    /// The artifact digest (`sha256:<hex>`) the evidence is for, when the
-    /// evidence does not name it (a message-signature bundle).
-    #[arg(long)]
-    digest: Option<String>,
 }
 
-/// The HTTP client for the API: a 60 s timeout, the bearer token (marked
-/// sensitive, so never printed) when given. Plain HTTP only: for a server
-/// with TLS, go through a local TLS proxy or run this on the server's host.
-fn api_client(server: &str, token: Option<&str>) -> Result<reqwest::Client, String> {
-    if server.starts_with("https://") {
-        return Err(format!(
-            "{server}: this command speaks plain HTTP to the API; reach a TLS server through a local proxy (or on its loopback address)"
-        ));
+impl ApiTarget {
+    /// The base URL without a trailing slash.
+    fn base(&self) -> &str {
+        self.server.trim_end_matches('/')
     }
-    let mut headers = reqwest::header::HeaderMap::new();
-    if let Some(token) = token {
-        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.trim()))
-            .map_err(|_| "the token must be printable ASCII".to_string())?;
-        value.set_sensitive(true);
-        headers.insert(reqwest::header::AUTHORIZATION, value);
+
+    /// The HTTP client for the API: a 60 s timeout, the bearer token
+    /// (marked sensitive, so never printed) when given. Plain HTTP only: for
+    /// a server with TLS, go through a local TLS proxy or run this on the
+    /// server's host.
+    fn client(&self) -> Result<reqwest::Client, String> {
+        let (server, token) = (&self.server, self.token.as_deref());
+        if server.starts_with("https://") {
+            return Err(format!(
+                "{server}: this command speaks plain HTTP to the API; reach a TLS server through a local proxy (or on its loopback address)"
+            ));
+        }
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(token) = token {
+            let mut value =
+                reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.trim()))
+                    .map_err(|_| "the token must be printable ASCII".to_string())?;
+            value.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .default_headers(headers)
+            .build()
+            .map_err(|err| err.to_string())
     }
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .default_headers(headers)
-        .build()
-        .map_err(|err| err.to_string())
 }
 
 #[derive(Debug, Default)]
@@ -98,14 +115,14 @@ fn progress(done: usize, total: usize, line: &str) {
 
 pub fn import(args: ImportArgs) -> ExitCode {
     block_on("import", async move {
-        let client = match api_client(&args.server, args.token.as_deref()) {
+        let client = match args.api.client() {
             Ok(client) => client,
             Err(err) => {
                 eprintln!("provgraph import: {err}");
                 return ExitCode::FAILURE;
             }
         };
-        let url = format!("{}/v1/evidence", args.server.trim_end_matches('/'));
+        let url = format!("{}/v1/evidence", args.api.base());
         let total = args.files.len();
         let mut tally = Tally::default();
         let mut failures = Vec::new();
@@ -253,16 +270,8 @@ pub struct DiscoverArgs {
     /// The repository in the registry, such as `acme/calc`.
     #[arg(long)]
     repository: String,
-    /// The provgraph server's API base URL.
-    #[arg(
-        long,
-        env = "PROVGRAPH_API_URL",
-        default_value = "http://127.0.0.1:8080"
-    )]
-    server: String,
-    /// An ingest token, when the server wants one.
-    #[arg(long, env = "PROVGRAPH_TOKEN", hide_env_values = true)]
-    token: Option<String>,
+    #[command(flatten)]
+    api: ApiTarget,
 }
 
 /// Finds the signatures, attestations and Sigstore bundles a registry holds
@@ -285,8 +294,8 @@ pub fn discover(args: DiscoverArgs) -> ExitCode {
 
 async fn run_discover(args: &DiscoverArgs) -> Result<String, String> {
     let registry = provgraph_oci::Registry::new(&args.registry).map_err(|err| err.to_string())?;
-    let client = api_client(&args.server, args.token.as_deref())?;
-    let server = args.server.trim_end_matches('/');
+    let client = args.api.client()?;
+    let server = args.api.base();
     let mut targets = vec![args.digest.clone()];
     if let Some(platforms) = registry
         .index_manifests(&args.repository, &args.digest)
