@@ -1,15 +1,15 @@
 //! OTLP/HTTP: `POST /v1/traces` with `application/x-protobuf` or
 //! `application/json`, optionally `Content-Encoding: gzip` or `zstd`.
 //!
-//! The body is read with a size cap and a time limit, then decompressed with
-//! the same cap (a small gzip bomb gets 413 without the memory to match).
-//! Answers use the request's encoding; errors carry a `google.rpc.Status`.
-
-use std::io::Read;
+//! The body reaches the handler through [`crate::admission`], which reads it
+//! within the size and time limits and the shared byte budget, and
+//! decompresses it with the same cap (a small gzip bomb gets 413 without the
+//! memory to match). Answers use the request's encoding; errors carry a
+//! `google.rpc.Status`.
 
 use axum::Extension;
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -19,6 +19,7 @@ use prost::Message;
 use provgraph_model::Principal;
 use provgraph_otlp::grpc_code;
 
+use crate::admission::Admission;
 use crate::{Collector, ExportError};
 
 /// The request body's encoding, which the answer uses too.
@@ -37,13 +38,18 @@ impl Encoding {
     }
 }
 
-/// The router serving `/v1/traces`.
-pub fn router(collector: Collector) -> Router {
+/// The router serving `/v1/traces`, behind `admission` (which reads,
+/// bounds and decompresses every body).
+pub fn router(collector: Collector, admission: Admission) -> Router {
     Router::new()
         .route("/v1/traces", post(export_traces))
-        // Our own cap applies (after decompression too); axum's 2 MB default
-        // would refuse ordinary Collector batches.
+        // Admission's caps apply (after decompression too); axum's 2 MB
+        // default would refuse ordinary Collector batches.
         .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(
+            admission,
+            crate::admission::admit,
+        ))
         .with_state(collector)
 }
 
@@ -124,42 +130,18 @@ fn media_type(headers: &HeaderMap) -> Result<Encoding, ExportError> {
     }
 }
 
-/// Decompresses `body` as `Content-Encoding` says, never producing more
-/// than `limit` bytes.
-fn decompress(headers: &HeaderMap, body: Bytes, limit: usize) -> Result<Bytes, ExportError> {
-    let encoding = headers
+/// What admission left encoded is an encoding it does not know: 415.
+fn unsupported_encoding(headers: &HeaderMap) -> Result<(), ExportError> {
+    match headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("identity")
-        .trim()
-        .to_ascii_lowercase();
-    let too_large = || {
-        ExportError::TooLarge(format!(
-            "request body larger than {limit} bytes after decompression; send smaller batches"
-        ))
-    };
-    let mut out = Vec::new();
-    let read = match encoding.as_str() {
-        "" | "identity" => return Ok(body),
-        "gzip" | "x-gzip" => flate2::read::GzDecoder::new(&body[..])
-            .take(limit as u64 + 1)
-            .read_to_end(&mut out),
-        "zstd" => match zstd::stream::read::Decoder::new(&body[..]) {
-            Ok(decoder) => decoder.take(limit as u64 + 1).read_to_end(&mut out),
-            Err(err) => Err(err),
-        },
-        other => {
-            return Err(ExportError::UnsupportedMediaType(format!(
-                "unsupported content encoding {other:?}: send gzip, zstd or none"
-            )));
-        }
-    };
-    match read {
-        Err(err) => Err(ExportError::InvalidArgument(format!(
-            "body does not decompress as {encoding}: {err}"
+        .map(|v| v.trim().to_ascii_lowercase())
+    {
+        None => Ok(()),
+        Some(e) if e.is_empty() || e == "identity" => Ok(()),
+        Some(other) => Err(ExportError::UnsupportedMediaType(format!(
+            "unsupported content encoding {other:?}: send gzip, zstd or none"
         ))),
-        Ok(_) if out.len() > limit => Err(too_large()),
-        Ok(_) => Ok(Bytes::from(out)),
     }
 }
 
@@ -174,31 +156,14 @@ async fn export_traces(
         Err(err) => return error_response(&collector, Encoding::Json, &err),
     };
     let result = async {
-        let limits = collector.limits();
-        let limit = limits.max_request_bytes;
-        let read =
-            tokio::time::timeout(limits.body_timeout, axum::body::to_bytes(body, limit)).await;
-        let raw = match read {
-            Err(_) => {
-                return Err(ExportError::InvalidArgument(format!(
-                    "request body not received within {:?}",
-                    limits.body_timeout
-                )));
-            }
-            Ok(Err(err)) => {
-                let too_long = std::error::Error::source(&err)
-                    .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
-                return Err(if too_long {
-                    ExportError::TooLarge(format!(
-                        "request body larger than {limit} bytes; send smaller batches"
-                    ))
-                } else {
-                    ExportError::InvalidArgument(format!("cannot read request body: {err}"))
-                });
-            }
-            Ok(Ok(raw)) => raw,
-        };
-        let bytes = decompress(&headers, raw, limit)?;
+        // Admission has read the body whole, within the size and time
+        // limits, and decompressed what it knows.
+        unsupported_encoding(&headers)?;
+        let bytes = axum::body::to_bytes(body, usize::MAX)
+            .await
+            .map_err(|err| {
+                ExportError::InvalidArgument(format!("cannot read request body: {err}"))
+            })?;
         let request = match encoding {
             Encoding::Protobuf => ExportTraceServiceRequest::decode(bytes).map_err(|err| {
                 ExportError::InvalidArgument(format!("malformed protobuf: {err}"))

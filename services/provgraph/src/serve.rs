@@ -267,8 +267,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             ))
             .layer(admit())
             .layer(gate(Role::Ingest, Wire::Grpc));
-    let http_router = provgraph_collector::http::router(collector.clone())
-        .layer(admit())
+    let http_router = provgraph_collector::http::router(collector.clone(), admission.clone())
         .layer(gate(Role::Ingest, Wire::Otlp));
     let listen_counters: [Arc<ListenCounters>; 3] = Default::default();
     let metrics = {
