@@ -23,7 +23,7 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use http_body_util::BodyExt;
 use tokio::sync::Semaphore;
@@ -163,30 +163,17 @@ impl Admission {
         };
         match wire {
             Wire::Grpc => grpc_status(code, &message),
-            Wire::Http { json } => {
-                let body = if json {
-                    provgraph_otlp::encode_status_json(code, &message)
+            Wire::Http { json } => crate::http::status_response(
+                if json {
+                    crate::http::Encoding::Json
                 } else {
-                    provgraph_otlp::encode_status_protobuf(code, &message)
-                };
-                let mut response = (status, body).into_response();
-                let headers = response.headers_mut();
-                headers.insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static(if json {
-                        "application/json"
-                    } else {
-                        "application/x-protobuf"
-                    }),
-                );
-                if status == StatusCode::TOO_MANY_REQUESTS {
-                    headers.insert(
-                        header::RETRY_AFTER,
-                        HeaderValue::from(self.retry_after_seconds),
-                    );
-                }
-                response
-            }
+                    crate::http::Encoding::Protobuf
+                },
+                status,
+                code,
+                &message,
+                (status == StatusCode::TOO_MANY_REQUESTS).then_some(self.retry_after_seconds),
+            ),
         }
     }
 }

@@ -24,7 +24,7 @@ use crate::{Collector, ExportError};
 
 /// The request body's encoding, which the answer uses too.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Encoding {
+pub(crate) enum Encoding {
     Protobuf,
     Json,
 }
@@ -53,7 +53,24 @@ pub fn router(collector: Collector, admission: Admission) -> Router {
         .with_state(collector)
 }
 
-fn status_response(
+/// A `google.rpc.Status` answer in the encoding of a request with
+/// `headers` (JSON for JSON, else protobuf), with `Retry-After` when given:
+/// for refusals made before the receiver (authentication, say).
+pub fn status_for_request(
+    headers: &HeaderMap,
+    status: StatusCode,
+    code: i32,
+    message: &str,
+    retry_after: Option<u32>,
+) -> Response {
+    let encoding = match media_type(headers) {
+        Ok(Encoding::Json) => Encoding::Json,
+        _ => Encoding::Protobuf,
+    };
+    status_response(encoding, status, code, message, retry_after)
+}
+
+pub(crate) fn status_response(
     encoding: Encoding,
     status: StatusCode,
     code: i32,

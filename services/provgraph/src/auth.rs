@@ -295,25 +295,13 @@ fn refused(gate: &Gate, headers: &HeaderMap, refusal: &Refusal) -> Response {
     match gate.wire {
         Wire::Grpc => provgraph_collector::admission::grpc_status(16, &message),
         Wire::Otlp => {
-            let json = headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/json"));
-            let (body, content_type) = if json {
-                (
-                    provgraph_otlp::encode_status_json(16, &message),
-                    "application/json",
-                )
-            } else {
-                (
-                    provgraph_otlp::encode_status_protobuf(16, &message),
-                    "application/x-protobuf",
-                )
-            };
-            let mut response = (StatusCode::UNAUTHORIZED, body).into_response();
-            response
-                .headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            let mut response = provgraph_collector::http::status_for_request(
+                headers,
+                StatusCode::UNAUTHORIZED,
+                16,
+                &message,
+                None,
+            );
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, challenge);
