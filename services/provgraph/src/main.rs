@@ -10,6 +10,8 @@ mod emit;
 mod import;
 mod listen;
 mod serve;
+#[cfg(test)]
+mod tidy;
 
 use std::process::ExitCode;
 
