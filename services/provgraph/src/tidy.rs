@@ -14,7 +14,6 @@ const MAX_LINES: usize = 800;
 /// Violations that were here when this check came in, being removed by
 /// the restructuring (issue #10); nothing new may join them.
 const KNOWN: &[&str] = &[
-    "provgraph/src/emit.rs",
     "provgraph-api/src/schema.rs",
     "provgraph-bench/src/main.rs",
     "provgraph-store/src/backend.rs",

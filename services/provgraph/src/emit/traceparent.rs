@@ -1,0 +1,123 @@
+//! The CI's trace context (W3C `traceparent` and `tracestate` from
+//! `TRACEPARENT` or BuildKit's `OTEL_TRACE_PARENT`), so that the span joins
+//! the CI's trace.
+
+use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+
+use super::ci::Env;
+
+/// The CI's trace context: `TRACEPARENT` (and `TRACESTATE`), as the Jenkins
+/// OpenTelemetry plugin and the OpenTelemetry environment-carrier
+/// specification name them, else BuildKit's `OTEL_TRACE_PARENT` (and
+/// `OTEL_TRACE_STATE`). Returns the variable's name with the outcome.
+pub(super) fn parent_context(env: Env) -> Option<(Result<SpanContext, String>, &'static str)> {
+    let (value, source, state) = match env("TRACEPARENT") {
+        Some(value) => (value, "TRACEPARENT", env("TRACESTATE")),
+        None => (
+            env("OTEL_TRACE_PARENT")?,
+            "OTEL_TRACE_PARENT",
+            env("OTEL_TRACE_STATE"),
+        ),
+    };
+    let context = parse_traceparent(&value).map(|context| {
+        match state.and_then(|state| state.trim().parse::<TraceState>().ok()) {
+            Some(state) => SpanContext::new(
+                context.trace_id(),
+                context.span_id(),
+                context.trace_flags(),
+                true,
+                state,
+            ),
+            None => context,
+        }
+    });
+    Some((context, source))
+}
+
+/// The W3C `traceparent`: `VERSION-TRACEID-SPANID-FLAGS`.
+fn parse_traceparent(value: &str) -> Result<SpanContext, String> {
+    let parts: Vec<&str> = value.trim().split('-').collect();
+    let bad = || format!("{value:?} is not 00-<32 hex>-<16 hex>-<2 hex>");
+    if parts.len() < 4 {
+        return Err(bad());
+    }
+    let (version, trace, span, flags) = (parts[0], parts[1], parts[2], parts[3]);
+    let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
+    if !hex(version, 2) || version == "ff" || (version == "00" && parts.len() != 4) {
+        return Err(bad());
+    }
+    if !hex(trace, 32) || !hex(span, 16) || !hex(flags, 2) {
+        return Err(bad());
+    }
+    let trace_id = TraceId::from_hex(trace).map_err(|_| bad())?;
+    let span_id = SpanId::from_hex(span).map_err(|_| bad())?;
+    if trace_id == TraceId::INVALID || span_id == SpanId::INVALID {
+        return Err(format!(
+            "{value:?}: an all-zero trace or span id is invalid"
+        ));
+    }
+    let flags = u8::from_str_radix(flags, 16).map_err(|_| bad())?;
+    Ok(SpanContext::new(
+        trace_id,
+        span_id,
+        TraceFlags::new(flags),
+        true,
+        TraceState::default(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emit::test_support::env_of;
+
+    #[test]
+    fn traceparent() {
+        let context =
+            parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+        assert_eq!(
+            context.trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        assert!(context.is_remote());
+        assert!(
+            parse_traceparent("00-00000000000000000000000000000000-00f067aa0ba902b7-01").is_err()
+        );
+        assert!(parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7").is_err());
+        assert!(
+            parse_traceparent("zz-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").is_err()
+        );
+    }
+
+    #[test]
+    fn parent_from_traceparent_or_buildkit() {
+        let env = env_of(&[
+            (
+                "OTEL_TRACE_PARENT",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            ),
+            ("OTEL_TRACE_STATE", "vendor=x"),
+        ]);
+        let (context, source) = parent_context(&env).unwrap();
+        let context = context.unwrap();
+        assert_eq!(source, "OTEL_TRACE_PARENT");
+        assert_eq!(context.trace_state().get("vendor"), Some("x"));
+        let env = env_of(&[
+            (
+                "TRACEPARENT",
+                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00",
+            ),
+            (
+                "OTEL_TRACE_PARENT",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            ),
+        ]);
+        let (context, source) = parent_context(&env).unwrap();
+        assert_eq!(source, "TRACEPARENT");
+        assert_eq!(
+            context.unwrap().trace_id().to_string(),
+            "0af7651916cd43dd8448eb211c80319c"
+        );
+        assert!(parent_context(&env_of(&[])).is_none());
+    }
+}
