@@ -111,26 +111,34 @@ impl OtlpProtocol {
     }
 }
 
+/// A `--timeout` that is not a duration, or out of range.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub(super) enum DurationError {
+    /// Not `10s`, `500ms`, `1m` or a number of seconds.
+    #[error("{0:?} is not a duration (10s, 500ms, 1m)")]
+    NotADuration(String),
+    /// Zero, negative, or over an hour.
+    #[error("{0:?}: a timeout is more than 0 and at most 1h")]
+    OutOfRange(String),
+}
+
 /// `10s`, `500ms`, `2m`, or a number of seconds.
-fn parse_duration(value: &str) -> Result<Duration, String> {
+fn parse_duration(value: &str) -> Result<Duration, DurationError> {
     let value = value.trim();
     let (number, unit) = match value.find(|c: char| !c.is_ascii_digit() && c != '.') {
         Some(at) => value.split_at(at),
         None => (value, "s"),
     };
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("{value:?} is not a duration (10s, 500ms, 1m)"))?;
+    let not_a_duration = || DurationError::NotADuration(value.to_string());
+    let number: f64 = number.parse().map_err(|_| not_a_duration())?;
     let seconds = match unit {
         "ms" => number / 1000.0,
         "s" => number,
         "m" => number * 60.0,
-        _ => return Err(format!("{value:?} is not a duration (10s, 500ms, 1m)")),
+        _ => return Err(not_a_duration()),
     };
     if !seconds.is_finite() || seconds <= 0.0 || seconds > 3600.0 {
-        return Err(format!(
-            "{value:?}: a timeout is more than 0 and at most 1h"
-        ));
+        return Err(DurationError::OutOfRange(value.to_string()));
     }
     Ok(Duration::from_secs_f64(seconds))
 }
@@ -145,7 +153,62 @@ mod tests {
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
         assert_eq!(parse_duration("1m").unwrap(), Duration::from_secs(60));
         assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
-        assert!(parse_duration("0s").is_err());
-        assert!(parse_duration("ten").is_err());
+        assert_eq!(
+            parse_duration(" 1.5s ").unwrap(),
+            Duration::from_millis(1500)
+        );
+        assert_eq!(
+            parse_duration("0s"),
+            Err(DurationError::OutOfRange("0s".into()))
+        );
+        assert_eq!(
+            parse_duration("61m"),
+            Err(DurationError::OutOfRange("61m".into()))
+        );
+        assert_eq!(
+            parse_duration("ten"),
+            Err(DurationError::NotADuration("ten".into()))
+        );
+        assert_eq!(
+            parse_duration("10h").unwrap_err().to_string(),
+            "\"10h\" is not a duration (10s, 500ms, 1m)"
+        );
+    }
+
+    #[test]
+    fn flags_parse_as_documented() {
+        use crate::emit::test_support::args;
+        let parsed = args(&[
+            "--commit",
+            "abc",
+            "--image",
+            "a@sha256:1",
+            "--image",
+            "b@sha256:2",
+            "--protocol",
+            "http/json",
+            "--timeout",
+            "500ms",
+            "--dry-run",
+            "-q",
+            "--",
+            "make",
+            "--release",
+        ]);
+        assert_eq!(parsed.commit.as_deref(), Some("abc"));
+        assert_eq!(parsed.image, vec!["a@sha256:1", "b@sha256:2"]);
+        assert_eq!(parsed.protocol, Some(OtlpProtocol::HttpJson));
+        assert_eq!(parsed.timeout, Some(Duration::from_millis(500)));
+        assert!(parsed.dry_run && parsed.quiet && !parsed.strict);
+        assert_eq!(parsed.command, vec!["make", "--release"]);
+        for protocol in [
+            OtlpProtocol::Grpc,
+            OtlpProtocol::HttpProtobuf,
+            OtlpProtocol::HttpJson,
+        ] {
+            assert_eq!(OtlpProtocol::parse(protocol.as_str()), Some(protocol));
+        }
+        assert_eq!(OtlpProtocol::parse(" grpc\n"), Some(OtlpProtocol::Grpc));
+        assert_eq!(OtlpProtocol::parse("http"), None);
     }
 }

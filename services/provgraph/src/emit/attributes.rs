@@ -50,6 +50,15 @@ impl Collected {
         self.attributes.push((key, value));
     }
 
+    /// The value sent for `key`, if any.
+    #[cfg(test)]
+    pub(super) fn get(&self, key: &str) -> Option<&Value> {
+        self.attributes
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v)
+    }
+
     pub(super) fn say(&mut self, what: &str, text: impl Into<String>) {
         self.summary.push((what.to_string(), text.into()));
     }

@@ -19,6 +19,43 @@ pub struct GoMod {
     pub replaced_locally: Vec<String>,
 }
 
+/// Why a go.mod could not be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum GoModError {
+    /// The file is not UTF-8 text.
+    #[error("not UTF-8 text")]
+    NotText,
+    /// A line that breaks the syntax, with its number (from 1).
+    #[error("line {line}: {problem}")]
+    Line { line: usize, problem: LineProblem },
+    /// A `require (` (or other) block without its `)`.
+    #[error("{verb} ( block is not closed")]
+    Unclosed { verb: String },
+}
+
+/// What is wrong with one go.mod line.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LineProblem {
+    /// A `"` without its closing `"`.
+    #[error("unterminated quoted string")]
+    UnterminatedQuoted,
+    /// A `` ` `` without its closing `` ` ``.
+    #[error("unterminated raw string")]
+    UnterminatedRaw,
+    /// `(` or `)` where no block opens or closes.
+    #[error("unexpected {0:?}")]
+    Unexpected(String),
+    /// A directive with the wrong number of words: its usage.
+    #[error("usage: {0}")]
+    Usage(&'static str),
+    /// `replace X => Y` where Y is neither versioned nor a directory.
+    #[error("replacement {0} has no version and is not a directory path (./ ../ /)")]
+    NoVersion(String),
+    /// `replace X => ./dir v1`: a directory has no version.
+    #[error("replacement directory {0} cannot have a version")]
+    DirectoryWithVersion(String),
+}
+
 #[derive(Debug)]
 struct Require {
     path: String,
@@ -58,7 +95,7 @@ fn is_directory_path(path: &str) -> bool {
 
 /// Splits one go.mod line into tokens and its `//` comment: words, quoted
 /// strings (`"..."`, `` `...` ``), `(`, `)` and `=>`.
-fn tokenize(line: &str) -> Result<(Vec<String>, Option<String>), String> {
+fn tokenize(line: &str) -> Result<(Vec<String>, Option<String>), LineProblem> {
     let mut tokens = Vec::new();
     let mut chars = line.char_indices().peekable();
     let mut word = String::new();
@@ -100,7 +137,7 @@ fn tokenize(line: &str) -> Result<(Vec<String>, Option<String>), String> {
                     }
                 }
                 if !closed {
-                    return Err("unterminated quoted string".to_string());
+                    return Err(LineProblem::UnterminatedQuoted);
                 }
                 word.push_str(&value);
             }
@@ -115,7 +152,7 @@ fn tokenize(line: &str) -> Result<(Vec<String>, Option<String>), String> {
                     value.push(c);
                 }
                 if !closed {
-                    return Err("unterminated raw string".to_string());
+                    return Err(LineProblem::UnterminatedRaw);
                 }
                 word.push_str(&value);
             }
@@ -140,7 +177,7 @@ fn is_indirect(comment: Option<&str>) -> bool {
 /// version or a local directory on the right); `exclude`, `retract`,
 /// `toolchain`, `godebug`, `tool`, `ignore` and unknown directives are
 /// skipped. Errors name the line.
-pub fn parse_go_mod(text: &str) -> Result<GoMod, String> {
+pub fn parse_go_mod(text: &str) -> Result<GoMod, GoModError> {
     let mut module = None;
     let mut go_version = None;
     let mut requires: Vec<Require> = Vec::new();
@@ -148,7 +185,10 @@ pub fn parse_go_mod(text: &str) -> Result<GoMod, String> {
     let mut block: Option<String> = None;
     for (index, line) in text.lines().enumerate() {
         let number = index + 1;
-        let at = |reason: String| format!("line {number}: {reason}");
+        let at = |problem: LineProblem| GoModError::Line {
+            line: number,
+            problem,
+        };
         let (tokens, comment) = tokenize(line).map_err(at)?;
         if tokens.is_empty() {
             continue;
@@ -163,7 +203,7 @@ pub fn parse_go_mod(text: &str) -> Result<GoMod, String> {
             }
             None => {
                 if tokens[0] == ")" || tokens[0] == "(" {
-                    return Err(at(format!("unexpected {:?}", tokens[0])));
+                    return Err(at(LineProblem::Unexpected(tokens[0].clone())));
                 }
                 if tokens.len() == 2 && tokens[1] == "(" {
                     block = Some(tokens[0].clone());
@@ -175,11 +215,11 @@ pub fn parse_go_mod(text: &str) -> Result<GoMod, String> {
         match verb.as_str() {
             "module" => match args {
                 [path] => module = Some(path.clone()),
-                _ => return Err(at("usage: module PATH".to_string())),
+                _ => return Err(at(LineProblem::Usage("module PATH"))),
             },
             "go" => match args {
                 [version] => go_version = Some(version.clone()),
-                _ => return Err(at("usage: go 1.N".to_string())),
+                _ => return Err(at(LineProblem::Usage("go 1.N"))),
             },
             "require" => match args {
                 [path, version] => requires.push(Require {
@@ -187,10 +227,10 @@ pub fn parse_go_mod(text: &str) -> Result<GoMod, String> {
                     version: version.clone(),
                     indirect: is_indirect(comment.as_deref()),
                 }),
-                _ => return Err(at("usage: require PATH VERSION".to_string())),
+                _ => return Err(at(LineProblem::Usage("require PATH VERSION"))),
             },
             "replace" => {
-                let usage = || at("usage: replace OLD [VERSION] => NEW [VERSION]".to_string());
+                let usage = || at(LineProblem::Usage("replace OLD [VERSION] => NEW [VERSION]"));
                 let arrow = args.iter().position(|t| t == "=>").ok_or_else(usage)?;
                 let (left, right) = (&args[..arrow], &args[arrow + 1..]);
                 let (old, old_version) = match left {
@@ -200,15 +240,9 @@ pub fn parse_go_mod(text: &str) -> Result<GoMod, String> {
                 };
                 let new = match right {
                     [dir] if is_directory_path(dir) => ReplaceTarget::Directory,
-                    [path] => {
-                        return Err(at(format!(
-                            "replacement {path} has no version and is not a directory path (./ ../ /)"
-                        )));
-                    }
+                    [path] => return Err(at(LineProblem::NoVersion(path.clone()))),
                     [dir, _] if is_directory_path(dir) => {
-                        return Err(at(format!(
-                            "replacement directory {dir} cannot have a version"
-                        )));
+                        return Err(at(LineProblem::DirectoryWithVersion(dir.clone())));
                     }
                     [path, version] => ReplaceTarget::Module(path.clone(), version.clone()),
                     _ => return Err(usage()),
@@ -225,7 +259,7 @@ pub fn parse_go_mod(text: &str) -> Result<GoMod, String> {
         }
     }
     if let Some(verb) = block {
-        return Err(format!("{verb} ( block is not closed"));
+        return Err(GoModError::Unclosed { verb });
     }
     let mut mod_file = GoMod {
         module,
@@ -365,21 +399,49 @@ replace example.com/d => /abs/d
 
     #[test]
     fn go_mod_errors_name_the_line() {
+        let line = |line, problem| GoModError::Line { line, problem };
         let err = parse_go_mod("module a\nrequire example.com/x\n").unwrap_err();
-        assert_eq!(err, "line 2: usage: require PATH VERSION");
+        assert_eq!(err.to_string(), "line 2: usage: require PATH VERSION");
+        assert_eq!(
+            parse_go_mod("module a\nreplace x => y\n").unwrap_err(),
+            line(2, LineProblem::NoVersion("y".into()))
+        );
         let err = parse_go_mod("module a\nreplace x => y\n").unwrap_err();
         assert!(
-            err.starts_with("line 2: replacement y has no version"),
+            err.to_string()
+                .starts_with("line 2: replacement y has no version"),
             "{err}"
         );
-        let err = parse_go_mod("module a\nreplace x => ./y v1.0.0\n").unwrap_err();
-        assert!(err.contains("cannot have a version"), "{err}");
+        assert_eq!(
+            parse_go_mod("module a\nreplace x => ./y v1.0.0\n").unwrap_err(),
+            line(2, LineProblem::DirectoryWithVersion("./y".into()))
+        );
+        assert_eq!(
+            parse_go_mod("module a\nreplace x v1 v2\n").unwrap_err(),
+            line(
+                2,
+                LineProblem::Usage("replace OLD [VERSION] => NEW [VERSION]")
+            )
+        );
         let err = parse_go_mod("module a\nrequire (\n x v1.0.0\n").unwrap_err();
-        assert!(err.contains("not closed"), "{err}");
-        let err = parse_go_mod("module \"a\n").unwrap_err();
-        assert!(err.contains("unterminated"), "{err}");
+        assert_eq!(
+            err,
+            GoModError::Unclosed {
+                verb: "require".into()
+            }
+        );
+        assert_eq!(err.to_string(), "require ( block is not closed");
+        assert_eq!(
+            parse_go_mod("module \"a\n").unwrap_err(),
+            line(1, LineProblem::UnterminatedQuoted)
+        );
+        assert_eq!(
+            parse_go_mod("go 1.22\nmodule `a\n").unwrap_err(),
+            line(2, LineProblem::UnterminatedRaw)
+        );
         let err = parse_go_mod(")\n").unwrap_err();
-        assert!(err.starts_with("line 1: unexpected"), "{err}");
+        assert_eq!(err, line(1, LineProblem::Unexpected(")".into())));
+        assert_eq!(err.to_string(), "line 1: unexpected \")\"");
     }
 
     #[test]

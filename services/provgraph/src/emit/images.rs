@@ -16,30 +16,64 @@ pub struct BuiltImage {
     pub names: Vec<String>,
 }
 
+/// Why an image flag, buildx metadata file or iidfile gave no image.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    /// The file is not JSON.
+    #[error("not JSON: {0}")]
+    NotJson(#[source] serde_json::Error),
+    /// JSON, but not an object.
+    #[error("not a JSON object")]
+    NotObject,
+    /// `containerimage.digest` is there but not a string.
+    #[error("containerimage.digest is not a string")]
+    DigestNotString,
+    /// `containerimage.digest` is not `sha256:<64 hex>`.
+    #[error("containerimage.digest {0:?} is not sha256:<64 hex>")]
+    BadDigest(String),
+    /// One bake target's problem, with the target's name.
+    #[error("{target}: {error}")]
+    Target {
+        target: String,
+        #[source]
+        error: Box<ImageError>,
+    },
+    /// Neither the object nor any bake target names a digest.
+    #[error("no containerimage.digest")]
+    NoDigest,
+    /// An iidfile that is not UTF-8 text.
+    #[error("not text")]
+    NotText,
+    /// An empty iidfile.
+    #[error("empty")]
+    Empty,
+    /// An iidfile that does not hold a digest.
+    #[error("{0:?} is not an image digest (sha256:<64 hex>)")]
+    NotDigest(String),
+    /// An `--image` that is not `NAME@sha256:<64 hex>`.
+    #[error("expected NAME@sha256:<64 hex>")]
+    ImageFlag,
+}
+
 /// Reads `docker buildx build --metadata-file` output: `containerimage.digest`
 /// (else `containerimage.descriptor.digest`) and the comma-separated
 /// `image.name`. `docker buildx bake --metadata-file` writes one such object
 /// per target: each target with a digest is an image.
-pub fn read_buildx_metadata(bytes: &[u8]) -> Result<Vec<BuiltImage>, String> {
-    let json: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|err| format!("not JSON: {err}"))?;
-    let object = json.as_object().ok_or("not a JSON object")?;
+pub fn read_buildx_metadata(bytes: &[u8]) -> Result<Vec<BuiltImage>, ImageError> {
+    let json: serde_json::Value = serde_json::from_slice(bytes).map_err(ImageError::NotJson)?;
+    let object = json.as_object().ok_or(ImageError::NotObject)?;
     fn one(
         object: &serde_json::Map<String, serde_json::Value>,
-    ) -> Option<Result<BuiltImage, String>> {
+    ) -> Option<Result<BuiltImage, ImageError>> {
         let raw = object
             .get("containerimage.digest")
             .or_else(|| object.get("containerimage.descriptor")?.get("digest"))?;
         let Some(raw) = raw.as_str() else {
-            return Some(Err("containerimage.digest is not a string".to_string()));
+            return Some(Err(ImageError::DigestNotString));
         };
         let digest = match normalize_digest(raw) {
             Ok(digest) => digest,
-            Err(_) => {
-                return Some(Err(format!(
-                    "containerimage.digest {raw:?} is not sha256:<64 hex>"
-                )));
-            }
+            Err(_) => return Some(Err(ImageError::BadDigest(raw.to_string()))),
         };
         let names = object
             .get("image.name")
@@ -62,23 +96,26 @@ pub fn read_buildx_metadata(bytes: &[u8]) -> Result<Vec<BuiltImage>, String> {
     let mut images = Vec::new();
     for (target, value) in object {
         if let Some(image) = value.as_object().and_then(one) {
-            images.push(image.map_err(|err| format!("{target}: {err}"))?);
+            images.push(image.map_err(|error| ImageError::Target {
+                target: target.clone(),
+                error: Box::new(error),
+            })?);
         }
     }
     if images.is_empty() {
-        return Err("no containerimage.digest".to_string());
+        return Err(ImageError::NoDigest);
     }
     Ok(images)
 }
 
 /// Reads a `--iidfile`: one `sha256:<hex>`.
-pub fn read_iidfile(bytes: &[u8]) -> Result<String, String> {
-    let text = std::str::from_utf8(bytes).map_err(|_| "not text".to_string())?;
+pub fn read_iidfile(bytes: &[u8]) -> Result<String, ImageError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| ImageError::NotText)?;
     let text = text.trim();
     if text.is_empty() {
-        return Err("empty".to_string());
+        return Err(ImageError::Empty);
     }
-    normalize_digest(text).map_err(|_| format!("{text:?} is not an image digest (sha256:<64 hex>)"))
+    normalize_digest(text).map_err(|_| ImageError::NotDigest(text.to_string()))
 }
 
 /// `NAME[:TAG]` → (`NAME`, `TAG`): the tag is after the last `:` that
@@ -99,13 +136,11 @@ pub(super) fn split_tag(reference: &str) -> (String, Option<String>) {
 }
 
 /// `--image NAME[:TAG]@sha256:<hex>`.
-pub(super) fn parse_image_flag(value: &str) -> Result<BuiltImage, String> {
-    let (name, digest) = value
-        .rsplit_once('@')
-        .ok_or("expected NAME@sha256:<64 hex>")?;
-    let digest = normalize_digest(digest).map_err(|_| "expected NAME@sha256:<64 hex>")?;
+pub(super) fn parse_image_flag(value: &str) -> Result<BuiltImage, ImageError> {
+    let (name, digest) = value.rsplit_once('@').ok_or(ImageError::ImageFlag)?;
+    let digest = normalize_digest(digest).map_err(|_| ImageError::ImageFlag)?;
     if name.trim().is_empty() || name.chars().any(char::is_whitespace) {
-        return Err("expected NAME@sha256:<64 hex>".to_string());
+        return Err(ImageError::ImageFlag);
     }
     Ok(BuiltImage {
         digest,
@@ -185,24 +220,34 @@ mod tests {
         let images = read_buildx_metadata(meta.as_bytes()).unwrap();
         assert_eq!(images.len(), 2);
         assert_eq!(images[1].digest, B);
+        let err = read_buildx_metadata(br#"{"buildx.build.ref":"x"}"#).unwrap_err();
+        assert!(matches!(err, ImageError::NoDigest), "{err}");
+        assert_eq!(err.to_string(), "no containerimage.digest");
+        let err = read_buildx_metadata(br#"{"containerimage.digest":"sha256:abc"}"#).unwrap_err();
         assert_eq!(
-            read_buildx_metadata(br#"{"buildx.build.ref":"x"}"#).unwrap_err(),
-            "no containerimage.digest"
+            err.to_string(),
+            "containerimage.digest \"sha256:abc\" is not sha256:<64 hex>"
+        );
+        let err = read_buildx_metadata(br#"{"containerimage.digest":1}"#).unwrap_err();
+        assert!(matches!(err, ImageError::DigestNotString), "{err}");
+        // bake: a bad target is named.
+        let meta = format!(
+            r#"{{"app":{{"containerimage.digest":"{A}"}},"tool":{{"containerimage.digest":"sha256:0"}}}}"#
+        );
+        let err = read_buildx_metadata(meta.as_bytes()).unwrap_err();
+        assert!(
+            matches!(&err, ImageError::Target { target, .. } if target == "tool"),
+            "{err}"
         );
         assert!(
-            read_buildx_metadata(br#"{"containerimage.digest":"sha256:abc"}"#)
-                .unwrap_err()
-                .contains("is not sha256:<64 hex>")
+            err.to_string().starts_with("tool: containerimage.digest"),
+            "{err}"
         );
-        assert!(
-            read_buildx_metadata(b"{not json")
-                .unwrap_err()
-                .starts_with("not JSON")
-        );
-        assert_eq!(
-            read_buildx_metadata(b"[1]").unwrap_err(),
-            "not a JSON object"
-        );
+        let err = read_buildx_metadata(b"{not json").unwrap_err();
+        assert!(matches!(err, ImageError::NotJson(_)), "{err}");
+        assert!(err.to_string().starts_with("not JSON: "), "{err}");
+        let err = read_buildx_metadata(b"[1]").unwrap_err();
+        assert_eq!(err.to_string(), "not a JSON object");
     }
 
     #[test]
@@ -212,13 +257,15 @@ mod tests {
             read_iidfile(A.to_uppercase().replace("SHA256", "sha256").as_bytes()).unwrap(),
             A
         );
-        assert_eq!(read_iidfile(b"  \n").unwrap_err(), "empty");
-        assert!(
-            read_iidfile(b"abc")
-                .unwrap_err()
-                .contains("not an image digest")
+        assert!(matches!(read_iidfile(b"  \n"), Err(ImageError::Empty)));
+        assert_eq!(
+            read_iidfile(b"abc\n").unwrap_err().to_string(),
+            "\"abc\" is not an image digest (sha256:<64 hex>)"
         );
-        assert_eq!(read_iidfile(&[0xff, 0xfe]).unwrap_err(), "not text");
+        assert!(matches!(
+            read_iidfile(&[0xff, 0xfe]),
+            Err(ImageError::NotText)
+        ));
     }
 
     #[test]
@@ -242,7 +289,68 @@ mod tests {
         let image = parse_image_flag(&format!("ghcr.io/acme/calc:v1@{A}")).unwrap();
         assert_eq!(image.digest, A);
         assert_eq!(image.names, vec!["ghcr.io/acme/calc:v1"]);
-        assert!(parse_image_flag(A).is_err());
-        assert!(parse_image_flag("calc@sha256:12").is_err());
+        assert!(matches!(parse_image_flag(A), Err(ImageError::ImageFlag)));
+        assert!(matches!(
+            parse_image_flag("calc@sha256:12"),
+            Err(ImageError::ImageFlag)
+        ));
+        assert!(matches!(
+            parse_image_flag(&format!("my calc@{A}")),
+            Err(ImageError::ImageFlag)
+        ));
+    }
+
+    #[test]
+    fn products_merge_by_digest() {
+        let mut products = Products::default();
+        products.add(
+            BuiltImage {
+                digest: A.into(),
+                names: vec![
+                    "ghcr.io/acme/calc:v1".into(),
+                    "ghcr.io/acme/calc:latest".into(),
+                ],
+            },
+            "--buildx-metadata meta.json",
+        );
+        products.add(
+            BuiltImage {
+                digest: B.into(),
+                names: Vec::new(),
+            },
+            "--digest",
+        );
+        products.add(
+            BuiltImage {
+                digest: A.into(),
+                names: vec!["localhost:5000/calc:v1".into()],
+            },
+            "--image",
+        );
+        products.add(
+            BuiltImage {
+                digest: A.into(),
+                names: vec!["ghcr.io/acme/calc".into()],
+            },
+            "--image",
+        );
+        assert_eq!(
+            products.images,
+            vec![
+                (
+                    A.to_string(),
+                    vec![
+                        "ghcr.io/acme/calc".to_string(),
+                        "localhost:5000/calc".to_string()
+                    ],
+                    vec![
+                        "--buildx-metadata meta.json".to_string(),
+                        "--image".to_string()
+                    ],
+                ),
+                (B.to_string(), Vec::new(), vec!["--digest".to_string()]),
+            ]
+        );
+        assert_eq!(products.tags, vec!["v1", "latest"]);
     }
 }

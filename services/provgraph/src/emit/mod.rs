@@ -100,7 +100,7 @@ pub fn main(args: EmitArgs) -> ExitCode {
             }
             Ran::NotStarted { reason, .. } => {
                 eprintln!("{PROG}: {reason}");
-                out.say("command", reason.clone());
+                out.say("command", reason.to_string());
             }
         }
     }
@@ -183,7 +183,7 @@ pub fn main(args: EmitArgs) -> ExitCode {
             otlp::send(&target, &span_name, &out, parent, start, end, ran.as_ref())
                 .map_err(|reason| (target.endpoint.clone(), reason))
         }
-        Err(reason) => Err(("the OTLP endpoint".to_string(), reason)),
+        Err(reason) => Err(("the OTLP endpoint".to_string(), reason.into())),
     };
     runtime.shutdown_background();
     let send_code = match sent {
@@ -196,7 +196,7 @@ pub fn main(args: EmitArgs) -> ExitCode {
         Err((endpoint, reason)) => {
             eprintln!(
                 "{PROG}: could not send the span to {endpoint}: {}",
-                one_line(&reason)
+                one_line(&reason.to_string())
             );
             args.strict.then_some(1)
         }

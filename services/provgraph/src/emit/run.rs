@@ -5,12 +5,29 @@ use std::process::{Command, Stdio};
 
 use super::text::io_reason;
 
+/// Why the command did not run to its end.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum RunError {
+    /// It could not be started (127: not found, 126: not executable).
+    #[error("cannot run {program:?}: {}", io_reason(.source))]
+    CannotStart {
+        program: String,
+        source: std::io::Error,
+    },
+    /// Waiting for it failed.
+    #[error("waiting for the command: {0}")]
+    Waiting(#[source] std::io::Error),
+    /// The thread that waited for it went away.
+    #[error("lost the command")]
+    Lost,
+}
+
 /// The outcome of the wrapped command.
 #[derive(Debug)]
 pub(super) enum Ran {
     Exited(i32),
     Signaled(i32),
-    NotStarted { code: u8, reason: String },
+    NotStarted { code: u8, reason: RunError },
 }
 
 impl Ran {
@@ -52,7 +69,10 @@ pub(super) fn run_command(runtime: &tokio::runtime::Runtime, argv: &[String]) ->
             };
             return Ran::NotStarted {
                 code,
-                reason: format!("cannot run {:?}: {}", argv[0], io_reason(&err)),
+                reason: RunError::CannotStart {
+                    program: argv[0].clone(),
+                    source: err,
+                },
             };
         }
     };
@@ -112,11 +132,56 @@ fn waited(
         Ok(Ok(status)) => describe_status(status),
         Ok(Err(err)) => Ran::NotStarted {
             code: 126,
-            reason: format!("waiting for the command: {err}"),
+            reason: RunError::Waiting(err),
         },
         Err(_) => Ran::NotStarted {
             code: 126,
-            reason: "lost the command".to_string(),
+            reason: RunError::Lost,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(argv: &[&str]) -> Ran {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let argv: Vec<String> = argv.iter().map(|a| a.to_string()).collect();
+        run_command(&runtime, &argv)
+    }
+
+    #[test]
+    fn exit_codes_signals_and_commands_that_do_not_start() {
+        let ran = run(&["sh", "-c", "exit 3"]);
+        assert!(matches!(ran, Ran::Exited(3)), "{ran:?}");
+        assert_eq!(ran.exit_code(), 3);
+        assert!(matches!(run(&["true"]), Ran::Exited(0)));
+        #[cfg(unix)]
+        {
+            let ran = run(&["sh", "-c", "kill -TERM $$"]);
+            assert!(matches!(ran, Ran::Signaled(15)), "{ran:?}");
+            assert_eq!(ran.exit_code(), 143);
+        }
+        let ran = run(&["no-such-command-anywhere"]);
+        assert_eq!(ran.exit_code(), 127);
+        match &ran {
+            Ran::NotStarted { reason, .. } => assert_eq!(
+                reason.to_string(),
+                "cannot run \"no-such-command-anywhere\": no such file"
+            ),
+            other => panic!("{other:?}"),
+        }
+        // A file that is not executable: 126.
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("script");
+        std::fs::write(&script, "#!/bin/sh\n").unwrap();
+        let ran = run(&[script.to_str().unwrap()]);
+        assert_eq!(ran.exit_code(), 126, "{ran:?}");
+        assert_eq!(Ran::Exited(256 + 7).exit_code(), 7);
     }
 }

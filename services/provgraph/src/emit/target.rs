@@ -13,6 +13,14 @@ pub(super) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_GRPC_ENDPOINT: &str = "http://127.0.0.1:4317";
 const DEFAULT_HTTP_ENDPOINT: &str = "http://127.0.0.1:4318";
 
+/// An OTLP setting from the environment that cannot be used.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub(super) enum TargetError {
+    /// OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL names no protocol we speak.
+    #[error("{name}={value:?} is not one of grpc, http/protobuf, http/json")]
+    Protocol { name: &'static str, value: String },
+}
+
 /// Where and how the span goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Target {
@@ -53,7 +61,7 @@ fn base_endpoint(url: &str, protocol: OtlpProtocol) -> String {
     }
 }
 
-pub(super) fn resolve_target(args: &EmitArgs, env: Env) -> Result<Target, String> {
+pub(super) fn resolve_target(args: &EmitArgs, env: Env) -> Result<Target, TargetError> {
     let protocol = match args.protocol {
         Some(protocol) => protocol,
         None => {
@@ -64,9 +72,9 @@ pub(super) fn resolve_target(args: &EmitArgs, env: Env) -> Result<Target, String
             .into_iter()
             .find_map(|name| env(name).map(|value| (name, value)));
             match from_env {
-                Some((name, value)) => OtlpProtocol::parse(&value).ok_or_else(|| {
-                    format!("{name}={value:?} is not one of grpc, http/protobuf, http/json")
-                })?,
+                Some((name, value)) => {
+                    OtlpProtocol::parse(&value).ok_or(TargetError::Protocol { name, value })?
+                }
                 None => OtlpProtocol::Grpc,
             }
         }
@@ -173,10 +181,52 @@ mod tests {
             (OtlpProtocol::Grpc, "http://x:4317")
         );
         let bad = env_of(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "udp")]);
-        assert!(
-            resolve_target(&args(&[]), &bad)
-                .unwrap_err()
-                .contains("udp")
+        let err = resolve_target(&args(&[]), &bad).unwrap_err();
+        assert_eq!(
+            err,
+            TargetError::Protocol {
+                name: "OTEL_EXPORTER_OTLP_PROTOCOL",
+                value: "udp".into()
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "OTEL_EXPORTER_OTLP_PROTOCOL=\"udp\" is not one of grpc, http/protobuf, http/json"
+        );
+    }
+
+    #[test]
+    fn ca_certificate_and_timeouts_from_the_environment() {
+        let env = env_of(&[
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/ca.pem"),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+                "/etc/traces-ca.pem",
+            ),
+            ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "0"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "750"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://otel.example:4317"),
+        ]);
+        let t = resolve_target(&args(&[]), &env).unwrap();
+        assert_eq!(
+            t.ca_certificate.as_deref(),
+            Some(std::path::Path::new("/etc/traces-ca.pem"))
+        );
+        // The first variable that is a number counts; zero means the default.
+        assert_eq!(t.timeout, DEFAULT_TIMEOUT);
+        assert_eq!(t.endpoint, "https://otel.example:4317");
+        let env = env_of(&[
+            ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "soon"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "750"),
+        ]);
+        let t = resolve_target(&args(&[]), &env).unwrap();
+        assert_eq!(t.timeout, Duration::from_millis(750));
+        assert_eq!(t.ca_certificate, None);
+        let t = resolve_target(&args(&["--timeout", "2s"]), &env).unwrap();
+        assert_eq!(t.timeout, Duration::from_secs(2));
+        assert_eq!(
+            base_endpoint("otel:4318/v1/traces/", OtlpProtocol::HttpJson),
+            "http://otel:4318/v1/traces"
         );
     }
 }

@@ -1,6 +1,7 @@
 //! Messages: an I/O error's reason in a few words, a multi-line error on
 //! one line.
 
+/// An I/O error in a few words: the two everyone meets are named plainly.
 pub(super) fn io_reason(err: &std::io::Error) -> String {
     match err.kind() {
         std::io::ErrorKind::NotFound => "no such file".to_string(),
@@ -9,10 +10,33 @@ pub(super) fn io_reason(err: &std::io::Error) -> String {
     }
 }
 
+/// A multi-line message on one line: lines trimmed, empty ones dropped,
+/// joined with `; `.
 pub(super) fn one_line(text: &str) -> String {
     text.split(['\n', '\r'])
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Error, ErrorKind};
+
+    #[test]
+    fn reasons_and_lines() {
+        assert_eq!(io_reason(&Error::from(ErrorKind::NotFound)), "no such file");
+        assert_eq!(
+            io_reason(&Error::from(ErrorKind::PermissionDenied)),
+            "permission denied"
+        );
+        assert_eq!(io_reason(&Error::other("disk on fire")), "disk on fire");
+        assert_eq!(
+            one_line("status: Unavailable\r\n  message: refused \n\n\tdetails: []\n"),
+            "status: Unavailable; message: refused; details: []"
+        );
+        assert_eq!(one_line(""), "");
+    }
 }

@@ -6,11 +6,24 @@ use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState}
 
 use super::ci::Env;
 
+/// A trace context variable that is not a W3C `traceparent` we can join.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub(super) enum TraceparentError {
+    /// Not `VERSION-TRACEID-SPANID-FLAGS` in hex of the right lengths.
+    #[error("{0:?} is not 00-<32 hex>-<16 hex>-<2 hex>")]
+    Malformed(String),
+    /// A trace or span id of all zeros.
+    #[error("{0:?}: an all-zero trace or span id is invalid")]
+    AllZero(String),
+}
+
 /// The CI's trace context: `TRACEPARENT` (and `TRACESTATE`), as the Jenkins
 /// OpenTelemetry plugin and the OpenTelemetry environment-carrier
 /// specification name them, else BuildKit's `OTEL_TRACE_PARENT` (and
 /// `OTEL_TRACE_STATE`). Returns the variable's name with the outcome.
-pub(super) fn parent_context(env: Env) -> Option<(Result<SpanContext, String>, &'static str)> {
+pub(super) fn parent_context(
+    env: Env,
+) -> Option<(Result<SpanContext, TraceparentError>, &'static str)> {
     let (value, source, state) = match env("TRACEPARENT") {
         Some(value) => (value, "TRACEPARENT", env("TRACESTATE")),
         None => (
@@ -35,9 +48,9 @@ pub(super) fn parent_context(env: Env) -> Option<(Result<SpanContext, String>, &
 }
 
 /// The W3C `traceparent`: `VERSION-TRACEID-SPANID-FLAGS`.
-fn parse_traceparent(value: &str) -> Result<SpanContext, String> {
+fn parse_traceparent(value: &str) -> Result<SpanContext, TraceparentError> {
     let parts: Vec<&str> = value.trim().split('-').collect();
-    let bad = || format!("{value:?} is not 00-<32 hex>-<16 hex>-<2 hex>");
+    let bad = || TraceparentError::Malformed(value.to_string());
     if parts.len() < 4 {
         return Err(bad());
     }
@@ -52,9 +65,7 @@ fn parse_traceparent(value: &str) -> Result<SpanContext, String> {
     let trace_id = TraceId::from_hex(trace).map_err(|_| bad())?;
     let span_id = SpanId::from_hex(span).map_err(|_| bad())?;
     if trace_id == TraceId::INVALID || span_id == SpanId::INVALID {
-        return Err(format!(
-            "{value:?}: an all-zero trace or span id is invalid"
-        ));
+        return Err(TraceparentError::AllZero(value.to_string()));
     }
     let flags = u8::from_str_radix(flags, 16).map_err(|_| bad())?;
     Ok(SpanContext::new(
@@ -80,12 +91,30 @@ mod tests {
             "4bf92f3577b34da6a3ce929d0e0e4736"
         );
         assert!(context.is_remote());
-        assert!(
-            parse_traceparent("00-00000000000000000000000000000000-00f067aa0ba902b7-01").is_err()
+        assert_eq!(context.span_id().to_string(), "00f067aa0ba902b7");
+        assert!(context.is_sampled());
+        let zero = "00-00000000000000000000000000000000-00f067aa0ba902b7-01";
+        assert_eq!(
+            parse_traceparent(zero),
+            Err(TraceparentError::AllZero(zero.into()))
         );
-        assert!(parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7").is_err());
+        for bad in [
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+            "zz-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+            "",
+        ] {
+            assert_eq!(
+                parse_traceparent(bad),
+                Err(TraceparentError::Malformed(bad.into()))
+            );
+        }
+        // A later version may add fields.
         assert!(
-            parse_traceparent("zz-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").is_err()
+            parse_traceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-more")
+                .is_ok()
         );
     }
 
