@@ -1,6 +1,6 @@
 //! Fuzz target bodies, shared by the libFuzzer targets in `fuzz/` and by the
-//! corpus replay test (`tests/corpus_replay.rs`), which runs every corpus and
-//! regression input through them in the normal `cargo test`.
+//! corpus replay test (`tests/fuzz/corpus_replay.rs`), which runs every
+//! corpus and regression input through them in the normal `cargo test`.
 //!
 //! Each target takes arbitrary bytes, feeds them to the functions the server
 //! calls on untrusted input, and must never panic. Beyond "no panic", each

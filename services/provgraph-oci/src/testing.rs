@@ -241,4 +241,40 @@ impl Pusher {
             .await;
         (to_bytes(&manifest), digest)
     }
+
+    /// Two images (linux/amd64, linux/arm64/v8) and an OCI index listing
+    /// them, tagged `tag`.
+    pub async fn multi_arch(&self, tag: &str) -> MultiArch {
+        let (amd64_manifest, amd64) = self.image("linux", "amd64", None).await;
+        let (arm64_manifest, arm64) = self.image("linux", "arm64", Some("v8")).await;
+        let index = json!({
+            "schemaVersion": 2,
+            "mediaType": media_types::OCI_INDEX,
+            "manifests": [
+                {"mediaType": media_types::OCI_MANIFEST, "digest": amd64, "size": amd64_manifest.len(),
+                 "platform": {"os": "linux", "architecture": "amd64"}},
+                {"mediaType": media_types::OCI_MANIFEST, "digest": arm64, "size": arm64_manifest.len(),
+                 "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
+            ],
+        });
+        let index = self.manifest(tag, media_types::OCI_INDEX, &index).await;
+        MultiArch {
+            amd64_manifest,
+            amd64,
+            arm64,
+            index,
+        }
+    }
+}
+
+/// What [`Pusher::multi_arch`] pushed.
+pub struct MultiArch {
+    /// The linux/amd64 image manifest's bytes.
+    pub amd64_manifest: Vec<u8>,
+    /// The linux/amd64 image manifest's digest.
+    pub amd64: String,
+    /// The linux/arm64/v8 image manifest's digest.
+    pub arm64: String,
+    /// The index's digest.
+    pub index: String,
 }

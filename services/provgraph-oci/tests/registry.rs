@@ -17,7 +17,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use provgraph_oci::testing::{
-    Pusher, descriptor, registry_binary, sha256, start_registry, to_bytes,
+    MultiArch, Pusher, descriptor, registry_binary, sha256, start_registry, to_bytes,
 };
 use provgraph_oci::{
     DiscoveredEvidence, Discovery, DiscoverySource, OciError, PlatformManifest, Registry,
@@ -143,19 +143,12 @@ async fn discovers_signatures_attestations_and_referrers_in_a_real_registry() {
     };
 
     // Two images and their multi-arch index.
-    let (amd64_manifest, amd64) = push.image("linux", "amd64", None).await;
-    let (arm64_manifest, arm64) = push.image("linux", "arm64", Some("v8")).await;
-    let index = json!({
-        "schemaVersion": 2,
-        "mediaType": media_types::OCI_INDEX,
-        "manifests": [
-            {"mediaType": media_types::OCI_MANIFEST, "digest": amd64, "size": amd64_manifest.len(),
-             "platform": {"os": "linux", "architecture": "amd64"}},
-            {"mediaType": media_types::OCI_MANIFEST, "digest": arm64, "size": arm64_manifest.len(),
-             "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
-        ],
-    });
-    let index_digest = push.manifest("v1", media_types::OCI_INDEX, &index).await;
+    let MultiArch {
+        amd64_manifest,
+        amd64,
+        arm64,
+        index: index_digest,
+    } = push.multi_arch("v1").await;
     let image = amd64.clone();
     let hex = hex_of(&image).to_string();
 

@@ -111,9 +111,11 @@ impl TestDb {
 }
 
 /// Defines one test per database for each listed async test function
-/// `async fn NAME(flavor: Flavor)`.
+/// `async fn NAME(flavor: Flavor)`: `sqlite::NAME` and `postgres::NAME`
+/// (skipped, loudly, with `PROVGRAPH_SKIP_POSTGRES=1`). The store suites and
+/// the end-to-end suites both use it.
 #[macro_export]
-macro_rules! store_tests {
+macro_rules! both_databases {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
             $(

@@ -8,11 +8,9 @@
 //!
 //! `PROVGRAPH_LONG=1` runs the long variant: more builds, more senders.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Server, kv};
+use crate::support::{Server, kv};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::trace::v1::Span;
@@ -59,7 +57,7 @@ fn span(build: usize, part: u64) -> Span {
 fn requests(spans: Vec<Span>, per_request: usize) -> Vec<ExportTraceServiceRequest> {
     spans
         .chunks(per_request)
-        .map(|chunk| common::spans_request(chunk.to_vec()))
+        .map(|chunk| crate::support::spans_request(chunk.to_vec()))
         .collect()
 }
 
@@ -158,6 +156,7 @@ async fn row_counts(url: &str) -> Vec<(&'static str, i64, i64)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_on_one_postgres_build_one_writers_graph() {
+    let _alone = crate::support::alone();
     if skip_postgres() {
         eprintln!("SKIPPED: two_replicas_on_one_postgres (PROVGRAPH_SKIP_POSTGRES=1)");
         return;
@@ -228,7 +227,7 @@ async fn two_replicas_on_one_postgres_build_one_writers_graph() {
             build + 1
         );
         for server in [&a, &b] {
-            let keys = common::node_keys(&server.data(&query).await["lineage"]);
+            let keys = crate::support::node_keys(&server.data(&query).await["lineage"]);
             for want in [
                 format!("BUILD:run-{build}"),
                 format!("COMMIT:{:040x}", build % 23 + 1),

@@ -3,9 +3,7 @@
 //! before the root, then lineage asked over GraphQL on real HTTP. Runs on a
 //! SQLite file and on PostgreSQL.
 
-mod common;
-
-use common::{Server, node_keys};
+use crate::support::{Server, node_keys};
 use opentelemetry::trace::{
     SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState, Tracer, TracerProvider,
 };
@@ -339,7 +337,7 @@ async fn module_queries_reach_images_and_workloads(flavor: Flavor) {
     server.stop().await;
 }
 
-e2e_tests!(
+provgraph_store::both_databases!(
     sdk_spans_over_grpc_and_http_build_the_lineage,
     module_queries_reach_images_and_workloads,
 );

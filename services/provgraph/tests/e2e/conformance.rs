@@ -105,6 +105,7 @@ fn run(argv: &[String]) -> Result<String, String> {
 
 #[test]
 fn sigstore_conformance_bundle_verify() {
+    let _turn = crate::support::shared();
     let cases = cases_dir();
     if !cases.is_dir() {
         let required = std::env::var("PROVGRAPH_REQUIRE_CONFORMANCE").as_deref() == Ok("1");

@@ -1,11 +1,14 @@
 //! Shared by the end-to-end tests: the real `provgraph` binary started on
-//! port 0 against a real database, and small HTTP helpers.
+//! port 0 against a real database, small HTTP helpers, and the turn taking
+//! that keeps the tests which need the machine to themselves apart
+//! ([`alone`]). Suites on both databases: `provgraph_store::both_databases!`.
 
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -23,6 +26,8 @@ pub struct Server {
     pub url: String,
     stderr_path: std::path::PathBuf,
     _logs: tempfile::TempDir,
+    /// Dropped after the process is stopped (fields drop after `drop`).
+    _turn: Option<Turn>,
 }
 
 pub fn binary() -> &'static str {
@@ -41,6 +46,7 @@ impl Server {
 
     /// Starts the server on an existing database URL.
     pub fn start_on(url: &str, extra: &[&str]) -> Server {
+        let turn = shared();
         let logs = tempfile::tempdir().expect("log dir");
         let stderr_path = logs.path().join("stderr.log");
         let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
@@ -86,6 +92,7 @@ impl Server {
             url: url.to_string(),
             stderr_path,
             _logs: logs,
+            _turn: turn,
         }
     }
 
@@ -135,6 +142,25 @@ impl Server {
         if let Some(db) = self.db.take() {
             db.cleanup().await;
         }
+    }
+
+    /// POSTs an OTLP/HTTP trace export of `content_type`; returns the
+    /// response.
+    pub async fn post_traces(&self, content_type: &str, body: Vec<u8>) -> reqwest::Response {
+        reqwest::Client::new()
+            .post(format!("http://{}/v1/traces", self.http))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("OTLP/HTTP export")
+    }
+
+    /// POSTs an OTLP/JSON export and asserts full success (200, `{}`).
+    pub async fn export_json(&self, body: Vec<u8>) {
+        let response = self.post_traces("application/json", body).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.text().await.unwrap(), "{}", "full success");
     }
 
     /// POSTs a GraphQL query; returns the whole JSON answer.
@@ -225,29 +251,80 @@ pub fn node_keys(subgraph: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
-/// Defines a SQLite and a PostgreSQL variant of each `async fn NAME(Flavor)`.
-#[macro_export]
-macro_rules! e2e_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(provgraph_store::testing::Flavor::Sqlite).await;
-                }
-            )*
+// ---------------------------------------------------------------------------
+// Turns: the tests that load or change the machine (faults, crash, floods,
+// replicas) ran as processes of their own when each file was its own test
+// binary. In one binary they take `alone()`: they wait until no other test
+// holds a turn, and no other test takes one until they are done. Every
+// server started by another test takes a shared turn, and so does a test
+// that runs many processes without a server (conformance).
+
+#[derive(Default)]
+struct Turns {
+    /// Servers running under shared turns.
+    shared: usize,
+    /// The thread of the test that runs alone (its servers need no turn).
+    alone: Option<std::thread::ThreadId>,
+}
+
+static TURNS: Mutex<Turns> = Mutex::new(Turns {
+    shared: 0,
+    alone: None,
+});
+static TURN_CHANGED: Condvar = Condvar::new();
+
+/// A turn; given back on drop.
+#[must_use = "the turn ends when this is dropped"]
+pub struct Turn {
+    alone: bool,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        let mut turns = TURNS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if self.alone {
+            turns.alone = None;
+        } else {
+            turns.shared -= 1;
         }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if provgraph_store::testing::skip_postgres() {
-                        eprintln!("SKIPPED: PostgreSQL test {} (PROVGRAPH_SKIP_POSTGRES=1)", stringify!($name));
-                        return;
-                    }
-                    super::$name(provgraph_store::testing::Flavor::Postgres).await;
-                }
-            )*
-        }
-    };
+        TURN_CHANGED.notify_all();
+    }
+}
+
+/// Waits until no other test runs, then keeps the others waiting until the
+/// turn is dropped. Take it first thing in the test, on the test's thread
+/// (the servers the test starts from that thread run under it).
+pub fn alone() -> Turn {
+    let me = std::thread::current().id();
+    let mut turns = TURNS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    while turns.alone.is_some() || turns.shared > 0 {
+        turns = TURN_CHANGED
+            .wait(turns)
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+    }
+    turns.alone = Some(me);
+    Turn { alone: true }
+}
+
+/// A shared turn (for each server; for a test that runs many processes
+/// without one), unless this thread's test runs alone.
+pub fn shared() -> Option<Turn> {
+    let me = std::thread::current().id();
+    let mut turns = TURNS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if turns.alone == Some(me) {
+        return None;
+    }
+    while turns.alone.is_some() {
+        turns = TURN_CHANGED
+            .wait(turns)
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+    }
+    turns.shared += 1;
+    Some(Turn { alone: false })
 }

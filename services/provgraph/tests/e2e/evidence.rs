@@ -4,9 +4,7 @@
 //! query answers for a signed, a contradicted, a forged and an unsigned
 //! digest; a changed policy re-evaluates `trusted` at start.
 
-mod common;
-
-use common::{Server, kv};
+use crate::support::{Server, kv};
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
 use prost::Message;
 use provgraph_store::testing::{Flavor, TestDb};
@@ -27,7 +25,7 @@ fn b64(bytes: &[u8]) -> String {
 
 /// Exports one span of trace `trace` with `attributes` over OTLP/HTTP.
 async fn export_span(server: &Server, trace: u8, attributes: Vec<KeyValue>) {
-    let request = common::one_span(trace, 1, "release", attributes);
+    let request = crate::support::one_span(trace, 1, "release", attributes);
     let response = reqwest::Client::new()
         .post(format!("http://{}/v1/traces", server.http))
         .header("content-type", "application/x-protobuf")
@@ -344,7 +342,7 @@ async fn import_posts_files_with_progress_and_a_summary() {
     .unwrap();
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, b"{\"not\": \"evidence\"}").unwrap();
-    let output = std::process::Command::new(common::binary())
+    let output = std::process::Command::new(crate::support::binary())
         .args(["import", "--server", &format!("http://{}", server.api)])
         .arg(&good)
         .arg(&bad)
@@ -449,7 +447,7 @@ async fn multi_arch_platforms_inherit_their_index(flavor: Flavor) {
             .len(),
         2
     );
-    let keys = common::node_keys(&covered["lineage"]);
+    let keys = crate::support::node_keys(&covered["lineage"]);
     assert!(
         keys.contains(&format!("ARTIFACT:{arm64}")),
         "downstream from the commit reaches the platform manifests: {keys:?}"
@@ -457,7 +455,7 @@ async fn multi_arch_platforms_inherit_their_index(flavor: Flavor) {
     server.stop().await;
 }
 
-e2e_tests!(
+provgraph_store::both_databases!(
     signatures_prove_contradict_and_are_kept_when_forged,
     multi_arch_platforms_inherit_their_index,
 );

@@ -4,15 +4,13 @@
 //! with Retry-After / UNAVAILABLE), partial success, bad keys in GraphQL,
 //! bad database URLs and busy addresses, and a clean exit on SIGTERM.
 
-mod common;
-
 use std::io::Write;
 use std::time::Duration;
 
-use common::{Server, kv};
+use crate::support::{Server, kv};
 
 fn request(trace: u8, attributes: Vec<KeyValue>) -> ExportTraceServiceRequest {
-    common::one_span(trace, 7, "build", attributes)
+    crate::support::one_span(trace, 7, "build", attributes)
 }
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::{
@@ -414,7 +412,7 @@ async fn overload_answers_503_with_retry_after_and_loses_nothing(flavor: Flavor)
     server.stop().await;
 }
 
-e2e_tests!(overload_answers_503_with_retry_after_and_loses_nothing);
+provgraph_store::both_databases!(overload_answers_503_with_retry_after_and_loses_nothing);
 
 #[tokio::test]
 async fn graphql_errors_are_clear_and_limits_hold() {
@@ -469,7 +467,7 @@ async fn graphql_errors_are_clear_and_limits_hold() {
 
 #[tokio::test]
 async fn bad_database_url_and_busy_address_get_one_clear_line() {
-    let output = std::process::Command::new(common::binary())
+    let output = std::process::Command::new(crate::support::binary())
         .args([
             "serve",
             "--database-url",
@@ -487,7 +485,7 @@ async fn bad_database_url_and_busy_address_get_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("other.db").display());
     let busy = server.api.to_string();
-    let output = std::process::Command::new(common::binary())
+    let output = std::process::Command::new(crate::support::binary())
         .args([
             "serve",
             "--database-url",

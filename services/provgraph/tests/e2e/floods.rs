@@ -5,14 +5,12 @@
 //!
 //! `PROVGRAPH_LONG=1` runs the long variant (ten times the flood).
 
-mod common;
-
 use std::io::{Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Server, kv};
+use crate::support::{Server, kv};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use provgraph_store::testing::Flavor;
@@ -72,10 +70,11 @@ fn flood_request(r: usize) -> Vec<u8> {
             ..Default::default()
         })
         .collect();
-    common::spans_request(spans).encode_to_vec()
+    crate::support::spans_request(spans).encode_to_vec()
 }
 
 async fn a_flood_gets_retryable_refusals_and_loses_nothing(flavor: Flavor) {
+    let _alone = crate::support::alone();
     let requests = if long() { 1500 } else { 150 };
     let senders = 48;
     let server = Server::start(
@@ -204,7 +203,7 @@ async fn a_flood_gets_retryable_refusals_and_loses_nothing(flavor: Flavor) {
     server.stop().await;
 }
 
-e2e_tests!(a_flood_gets_retryable_refusals_and_loses_nothing);
+provgraph_store::both_databases!(a_flood_gets_retryable_refusals_and_loses_nothing);
 
 async fn get_healthz(addr: std::net::SocketAddr) -> Option<u16> {
     reqwest::Client::new()
@@ -236,6 +235,7 @@ fn closed_by_server(stream: &mut std::net::TcpStream, within: Duration) -> bool 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_floods_and_slow_clients_cannot_starve_the_service() {
+    let _alone = crate::support::alone();
     let server = Server::start(
         Flavor::Sqlite,
         &["--max-connections", "64", "--header-timeout", "2"],
@@ -281,19 +281,13 @@ async fn connection_floods_and_slow_clients_cannot_starve_the_service() {
     );
     assert!(slow_started.elapsed() < Duration::from_secs(12));
     // And service goes on.
-    let body = common::spans_request(vec![span(
+    let body = crate::support::spans_request(vec![span(
         5,
         "after",
         vec![kv("oci.manifest.digest", digest(9999, 0))],
     )])
     .encode_to_vec();
-    let response = reqwest::Client::new()
-        .post(format!("http://{}/v1/traces", server.http))
-        .header("content-type", "application/x-protobuf")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let response = server.post_traces("application/x-protobuf", body).await;
     assert_eq!(response.status(), 200);
     let metrics = reqwest::get(format!("http://{}/metrics", server.api))
         .await
@@ -321,6 +315,7 @@ async fn connection_floods_and_slow_clients_cannot_starve_the_service() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bombs_huge_values_and_huge_queries_get_clear_errors() {
+    let _alone = crate::support::alone();
     let server = Server::start(Flavor::Sqlite, &["--max-request-bytes", "4194304"]).await;
     let client = reqwest::Client::new();
     let otlp = format!("http://{}/v1/traces", server.http);
@@ -347,7 +342,7 @@ async fn bombs_huge_values_and_huge_queries_get_clear_errors() {
 
     // The same over gRPC: a request whose one value inflates past the limit.
     let huge = "a".repeat(16 << 20);
-    let request = common::spans_request(vec![span(6, "bomb", vec![kv("ci.note", huge)])]);
+    let request = crate::support::spans_request(vec![span(6, "bomb", vec![kv("ci.note", huge)])]);
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.grpc))
         .unwrap()
         .connect()
@@ -362,7 +357,7 @@ async fn bombs_huge_values_and_huge_queries_get_clear_errors() {
     // A huge attribute value within the request limit: the span is answered
     // with a partial success naming the problem, and the service goes on.
     let value = "f".repeat(3 << 20);
-    let body = common::spans_request(vec![span(
+    let body = crate::support::spans_request(vec![span(
         7,
         "huge",
         vec![kv("vcs.ref.head.revision", value)],

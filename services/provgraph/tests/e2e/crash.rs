@@ -4,11 +4,9 @@
 //! sender retries what was not acknowledged (as an OTLP exporter does), the
 //! graph must equal the one a clean run builds from the same requests.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Server, kv};
+use crate::support::{Server, kv};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use provgraph_store::testing::{Flavor, TestDb};
@@ -62,7 +60,7 @@ fn request(r: usize) -> Vec<u8> {
             });
         }
     }
-    common::spans_request(spans).encode_to_vec()
+    crate::support::spans_request(spans).encode_to_vec()
 }
 
 async fn send(client: &reqwest::Client, server: &Server, body: Vec<u8>) -> bool {
@@ -80,6 +78,7 @@ async fn send(client: &reqwest::Client, server: &Server, body: Vec<u8>) -> bool 
 }
 
 async fn survives_sigkill_and_loses_nothing_acknowledged(flavor: Flavor) {
+    let _alone = crate::support::alone();
     let db = TestDb::new(flavor).await;
     let client = reqwest::Client::new();
     let bodies: Vec<Vec<u8>> = (0..REQUESTS).map(request).collect();
@@ -185,4 +184,4 @@ async fn survives_sigkill_and_loses_nothing_acknowledged(flavor: Flavor) {
     clean.cleanup().await;
 }
 
-e2e_tests!(survives_sigkill_and_loses_nothing_acknowledged);
+provgraph_store::both_databases!(survives_sigkill_and_loses_nothing_acknowledged);

@@ -509,7 +509,7 @@ async fn big_hub_pages_as_the_sql_walk(flavor: Flavor) {
     db.cleanup().await;
 }
 
-provgraph_store::store_tests!(
+provgraph_store::both_databases!(
     index_answers_as_sql_on_random_graphs,
     index_follows_another_process,
     pages_walk_a_hub,

@@ -362,7 +362,7 @@ async fn ingest_groups_requests_and_refuses_when_full(flavor: Flavor) {
     db.cleanup().await;
 }
 
-provgraph_store::store_tests!(
+provgraph_store::both_databases!(
     children_before_root_give_the_same_graph_as_root_first,
     replays_change_nothing,
     evidence_names_trace_span_and_sender,

@@ -7,15 +7,13 @@
 //! and TRACEPARENT, OTLP/HTTP (protobuf and JSON), an OCI index, and the
 //! standard OTEL_EXPORTER_OTLP_* variables down to the wire.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{Server, binary, node_keys};
+use crate::support::{Server, binary, node_keys};
 use provgraph_store::testing::Flavor;
 use sha2::Digest;
 

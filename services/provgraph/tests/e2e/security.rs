@@ -4,13 +4,11 @@
 //! HTTPS. Checks who may write and read, that the sender's token name is
 //! in the evidence, and that one sender cannot change another's traces.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Server, kv};
+use crate::support::{Server, kv};
 use opentelemetry::trace::{
     SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState, Tracer, TracerProvider,
 };
@@ -221,7 +219,7 @@ fn request_body(
     trace: u128,
     attrs: Vec<opentelemetry_proto::tonic::common::v1::KeyValue>,
 ) -> Vec<u8> {
-    common::spans_request(vec![Span {
+    crate::support::spans_request(vec![Span {
         trace_id: trace.to_be_bytes().to_vec(),
         span_id: 7u64.to_be_bytes().to_vec(),
         name: "push".into(),
@@ -299,7 +297,7 @@ async fn grpc_status_without_token(pki: &Pki, server: &Server, token: Option<&st
     .await
     .expect("TLS channel");
     let mut client = TraceServiceClient::new(channel);
-    let mut request = tonic::Request::new(common::spans_request(vec![Span {
+    let mut request = tonic::Request::new(crate::support::spans_request(vec![Span {
         trace_id: 99u128.to_be_bytes().to_vec(),
         span_id: 1u64.to_be_bytes().to_vec(),
         name: "x".into(),
@@ -536,7 +534,7 @@ async fn bad_tls_and_token_files_stop_the_server_with_one_clear_line() {
             "cannot read TLS certificate",
         ),
     ] {
-        let output = std::process::Command::new(common::binary())
+        let output = std::process::Command::new(crate::support::binary())
             .args(["serve", "--database-url", &db, "--otlp-grpc", "127.0.0.1:0"])
             .args(["--otlp-http", "127.0.0.1:0", "--api", "127.0.0.1:0"])
             .args(&args)
@@ -570,7 +568,7 @@ async fn import_sends_its_token_and_the_evidence_names_it() {
     )
     .unwrap();
     let import = |token: Option<&str>| {
-        let mut command = std::process::Command::new(common::binary());
+        let mut command = std::process::Command::new(crate::support::binary());
         command
             .args(["import", "--server", &format!("http://{}", server.api)])
             .args(["--digest", DIGEST_A])
@@ -623,7 +621,7 @@ async fn emit_reaches_a_tls_server_with_its_token() {
     let pki = pki();
     let server = Server::start(Flavor::Sqlite, &pki.secure_args()).await;
     let emit = |headers: &str| {
-        std::process::Command::new(common::binary())
+        std::process::Command::new(crate::support::binary())
             .args(["emit", "--strict", "--quiet", "--protocol", "grpc"])
             .args([
                 "--endpoint",

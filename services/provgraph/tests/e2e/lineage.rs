@@ -3,11 +3,9 @@
 //! through a hub with `lineagePage` cursors, and a second server on the same
 //! database sees the first one's writes within its poll interval.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{Server, kv};
+use crate::support::{Server, kv};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use provgraph_store::testing::Flavor;
@@ -38,7 +36,7 @@ async fn export_builds(server: &Server, from: u32, builds: u32) {
     let response = reqwest::Client::new()
         .post(format!("http://{}/v1/traces", server.http))
         .header("content-type", "application/x-protobuf")
-        .body(common::spans_request(spans).encode_to_vec())
+        .body(crate::support::spans_request(spans).encode_to_vec())
         .send()
         .await
         .unwrap();
@@ -82,7 +80,7 @@ async fn upstream_keys(server: &Server, image: &str) -> Vec<String> {
             "{{ lineage(kind: ARTIFACT, key: \"{image}\", direction: UPSTREAM) {{ nodes {{ kind key }} edges {{ kind }} truncated }} }}"
         ))
         .await;
-    let mut keys = common::node_keys(&data["lineage"]);
+    let mut keys = crate::support::node_keys(&data["lineage"]);
     keys.sort();
     keys
 }
@@ -190,7 +188,7 @@ async fn a_second_server_sees_the_first_ones_writes(flavor: Flavor) {
             let response = reqwest::Client::new()
                 .post(format!("http://{}/v1/traces", a.http))
                 .header("content-type", "application/x-protobuf")
-                .body(common::spans_request(vec![span]).encode_to_vec())
+                .body(crate::support::spans_request(vec![span]).encode_to_vec())
                 .send()
                 .await
                 .unwrap();
@@ -222,7 +220,7 @@ async fn a_second_server_sees_the_first_ones_writes(flavor: Flavor) {
     a.stop().await;
 }
 
-e2e_tests!(
+provgraph_store::both_databases!(
     hub_pages_and_read_your_writes,
     a_second_server_sees_the_first_ones_writes
 );

@@ -1,9 +1,7 @@
 //! The README walkthrough, as written: post the example OTLP/JSON files over
 //! HTTP and ask the lineage questions the README shows.
 
-mod common;
-
-use common::{Server, node_keys};
+use crate::support::{Server, node_keys};
 use provgraph_store::testing::Flavor;
 
 const DIGEST: &str = "sha256:6d1f0c2b9e8a7d6c5b4a39281706f5e4d3c2b1a0998877665544332211ffeedd";
@@ -14,19 +12,7 @@ async fn post_example(server: &Server, name: &str) {
         .join("../../examples")
         .join(name);
     let body = std::fs::read(&path).expect("example file");
-    let response = reqwest::Client::new()
-        .post(format!("http://{}/v1/traces", server.http))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    assert_eq!(
-        response.text().await.unwrap(),
-        "{}",
-        "full success for {name}"
-    );
+    server.export_json(body).await;
 }
 
 async fn readme_walkthrough_answers_as_documented(flavor: Flavor) {
@@ -64,4 +50,4 @@ async fn readme_walkthrough_answers_as_documented(flavor: Flavor) {
     server.stop().await;
 }
 
-e2e_tests!(readme_walkthrough_answers_as_documented);
+provgraph_store::both_databases!(readme_walkthrough_answers_as_documented);

@@ -23,14 +23,12 @@
 //!
 //! `PROVGRAPH_LONG=1` runs the long variant: more outages, more data.
 
-mod common;
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Server, kv};
+use crate::support::{Server, kv};
 use opentelemetry::trace::{
     SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState, Tracer, TracerProvider,
 };
@@ -406,7 +404,7 @@ fn request(r: usize, builds: usize) -> ExportTraceServiceRequest {
             vec![kv("cicd.pipeline.run.id", format!("run-{build}"))],
         ));
     }
-    common::spans_request(spans)
+    crate::support::spans_request(spans)
 }
 
 fn digest(build: usize) -> String {
@@ -667,6 +665,7 @@ fn refusals_logged(server: &Server) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_stopped_and_started_under_ingest() {
+    let _alone = crate::support::alone();
     if skip(
         "postgres_stopped_and_started_under_ingest",
         &[
@@ -822,6 +821,7 @@ async fn postgres_stopped_and_started_under_ingest() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_disk_full() {
+    let _alone = crate::support::alone();
     if skip("sqlite_disk_full", &["mount", "umount"]) {
         return;
     }
@@ -922,6 +922,7 @@ async fn sqlite_disk_full() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_filesystem_turns_read_only() {
+    let _alone = crate::support::alone();
     if skip(
         "sqlite_filesystem_turns_read_only",
         &[

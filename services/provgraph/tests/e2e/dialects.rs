@@ -3,27 +3,13 @@
 //! image's upstream lineage asked over GraphQL. Also a user-added attribute
 //! name from `--attribute-map`.
 
-mod common;
-
-use common::{Server, node_keys};
+use crate::support::{Server, node_keys};
 use provgraph_store::testing::Flavor;
 
 const SHA: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
 
 fn digest(c: char) -> String {
     format!("sha256:{}", c.to_string().repeat(64))
-}
-
-async fn post_json(server: &Server, body: Vec<u8>) {
-    let response = reqwest::Client::new()
-        .post(format!("http://{}/v1/traces", server.http))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    assert_eq!(response.text().await.unwrap(), "{}", "full success");
 }
 
 async fn upstream(server: &Server, image: &str) -> Vec<String> {
@@ -83,7 +69,9 @@ async fn every_dialect_example_produces_its_lineage() {
     // One server per example: the examples share a commit on purpose.
     for (file, image, want) in cases {
         let server = Server::start(Flavor::Sqlite, &[]).await;
-        post_json(&server, std::fs::read(dir.join(file)).expect("example")).await;
+        server
+            .export_json(std::fs::read(dir.join(file)).expect("example"))
+            .await;
         let image = digest(image);
         let keys = upstream(&server, &image).await;
         let mut want: Vec<String> = want;
@@ -121,7 +109,7 @@ async fn a_user_mapping_adds_attribute_names() {
             "attributes":[{{"key":"oci.manifest.digest","value":{{"stringValue":"{image}"}}}}]}}]}}]}}]}}"#,
         trace = "7a".repeat(16)
     );
-    post_json(&server, body.into_bytes()).await;
+    server.export_json(body.into_bytes()).await;
     let keys = upstream(&server, &image).await;
     assert!(keys.contains(&"BUILD:run-77".to_string()), "{keys:?}");
     assert!(keys.contains(&format!("COMMIT:{SHA}")), "{keys:?}");
@@ -133,7 +121,7 @@ async fn a_user_mapping_adds_attribute_names() {
 
     // A map that does not parse is one clear line and exit 2.
     std::fs::write(&map, "comit = [\"x\"]\n").unwrap();
-    let output = std::process::Command::new(common::binary())
+    let output = std::process::Command::new(crate::support::binary())
         .args([
             "serve",
             "--database-url",

@@ -5,11 +5,11 @@
 //! platform manifests. Skipped when the registry is not installed, unless
 //! `PROVGRAPH_REQUIRE_REGISTRY=1`.
 
-mod common;
-
-use common::Server;
+use crate::support::Server;
 use provgraph_oci::media_types;
-use provgraph_oci::testing::{Pusher, descriptor, registry_binary, start_registry, to_bytes};
+use provgraph_oci::testing::{
+    MultiArch, Pusher, descriptor, registry_binary, start_registry, to_bytes,
+};
 use provgraph_store::testing::Flavor;
 use serde_json::json;
 use sigstore_verify::crypto::KeyPair;
@@ -25,17 +25,11 @@ async fn discover_imports_a_signed_multi_arch_image_from_a_real_registry() {
         base: registry.base.clone(),
         repository: "acme/calc".into(),
     };
-    let (amd64_manifest, amd64) = push.image("linux", "amd64", None).await;
-    let (arm64_manifest, arm64) = push.image("linux", "arm64", Some("v8")).await;
-    let index = json!({
-        "schemaVersion": 2,
-        "mediaType": media_types::OCI_INDEX,
-        "manifests": [
-            {"mediaType": media_types::OCI_MANIFEST, "digest": amd64, "size": amd64_manifest.len(), "platform": {"os": "linux", "architecture": "amd64"}},
-            {"mediaType": media_types::OCI_MANIFEST, "digest": arm64, "size": arm64_manifest.len(), "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
-        ],
-    });
-    let index_digest = push.manifest("v1", media_types::OCI_INDEX, &index).await;
+    let MultiArch {
+        arm64,
+        index: index_digest,
+        ..
+    } = push.multi_arch("v1").await;
 
     // cosign sign --key (no log entry): a `.sig` manifest for the index only.
     let pair = KeyPair::generate_ecdsa_p256().unwrap();
@@ -78,7 +72,7 @@ async fn discover_imports_a_signed_multi_arch_image_from_a_real_registry() {
     .unwrap();
     let policy = dir.path().join("policy.toml").display().to_string();
     let server = Server::start(Flavor::Sqlite, &["--trust-policy", &policy]).await;
-    let output = std::process::Command::new(common::binary())
+    let output = std::process::Command::new(crate::support::binary())
         .args([
             "discover",
             "--registry",
