@@ -35,9 +35,9 @@ use petgraph::graph::{DiGraph, EdgeIndex, NodeIndex};
 use petgraph::visit::{EdgeRef, VisitMap, Visitable};
 use provgraph_model::NodeKind;
 
-use crate::backend::CHUNK;
+use crate::sql::CHUNK;
 use crate::lineage::{Bfs, Direction, LineageLimits, Subgraph};
-use crate::{Backend, EdgeRow, NodeRow, Store, StoreError};
+use crate::{EdgeRow, NodeRow, Store, StoreError};
 
 /// How often the index reads changes committed by other processes.
 pub const POLL_EVERY: Duration = Duration::from_secs(1);
@@ -322,7 +322,7 @@ impl Graph {
     }
 }
 
-type LogRow = crate::index_sql::sqlite::LogRow;
+type LogRow = crate::sql::sqlite::edge_log::LogRow;
 
 /// Generations of the graph: a new one for every change applied or load,
 /// process-wide so that a reloaded graph never reuses one.
@@ -404,30 +404,6 @@ impl IndexState {
     }
 }
 
-/// Dispatches one read to the index SQL of the backend.
-macro_rules! index_read {
-    ($store:expr, |$conn:ident| $call:expr) => {
-        match &$store.backend {
-            Backend::Sqlite { read, .. } => {
-                let mut guard = read.acquire().await?;
-                let $conn = &mut *guard;
-                {
-                    use crate::index_sql::sqlite::*;
-                    $call.await?
-                }
-            }
-            Backend::Postgres { pool } => {
-                let mut guard = pool.acquire().await?;
-                let $conn = &mut *guard;
-                {
-                    use crate::index_sql::postgres::*;
-                    $call.await?
-                }
-            }
-        }
-    };
-}
-
 /// Answers of the index, as the tests and `lineage` see them.
 impl Store {
     /// Starts loading the lineage index in the background and keeping it up
@@ -498,7 +474,7 @@ impl Store {
         }
         let from = *seq;
         loop {
-            let rows: Vec<LogRow> = index_read!(self, |conn| log_since(conn, *seq, LOG_BATCH));
+            let rows: Vec<LogRow> = on_db!(self, read |conn| edge_log::log_since(conn, *seq, LOG_BATCH));
             if let Some(last) = rows.last() {
                 let mut graph = self
                     .index
@@ -515,7 +491,7 @@ impl Store {
                 break;
             }
         }
-        let (_, pruned): (i64, i64) = index_read!(self, |conn| log_state(conn));
+        let (_, pruned): (i64, i64) = on_db!(self, read |conn| edge_log::log_state(conn));
         if pruned > from {
             // Changes this index never read were pruned: start again.
             tracing::warn!(
@@ -532,8 +508,8 @@ impl Store {
     /// since the load began.
     async fn reload(&self, seq: &mut i64) -> Result<(), StoreError> {
         let began = Instant::now();
-        let (head, _): (i64, i64) = index_read!(self, |conn| log_state(conn));
-        let (edge_count, node_count): (i64, i64) = index_read!(self, |conn| counts(conn));
+        let (head, _): (i64, i64) = on_db!(self, read |conn| edge_log::log_state(conn));
+        let (edge_count, node_count): (i64, i64) = on_db!(self, read |conn| edge_log::counts(conn));
         let big = edge_count > 200_000;
         if big {
             tracing::info!(
@@ -547,7 +523,7 @@ impl Store {
         let mut after = 0i64;
         loop {
             let rows: Vec<(i64, i16)> =
-                index_read!(self, |conn| node_kinds_after(conn, after, LOAD_BATCH));
+                on_db!(self, read |conn| edge_log::node_kinds_after(conn, after, LOAD_BATCH));
             for (id, kind) in &rows {
                 graph.node(*id, Some(*kind));
             }
@@ -561,7 +537,7 @@ impl Store {
         let mut last_report = Instant::now();
         loop {
             let rows: Vec<(i64, i16, i64, i64)> =
-                index_read!(self, |conn| edges_after(conn, after, LOAD_BATCH));
+                on_db!(self, read |conn| edge_log::edges_after(conn, after, LOAD_BATCH));
             for row in &rows {
                 graph.add_edge(*row, (None, None), false);
             }
@@ -649,7 +625,7 @@ impl Store {
 
     /// Deletes the log rows that were already there `LOG_RETENTION` ago.
     async fn prune_edge_log(&self, heads: &mut VecDeque<(Instant, i64)>) -> Result<(), StoreError> {
-        let (head, pruned): (i64, i64) = index_read!(self, |conn| log_state(conn));
+        let (head, pruned): (i64, i64) = on_db!(self, read |conn| edge_log::log_state(conn));
         let now = Instant::now();
         heads.push_back((now, head));
         let mut upto = None;
@@ -663,20 +639,7 @@ impl Store {
         let Some(upto) = upto.filter(|u| *u > pruned) else {
             return Ok(());
         };
-        let deleted = match &self.backend {
-            Backend::Sqlite { write, .. } => {
-                let mut tx = write.begin_with("BEGIN IMMEDIATE").await?;
-                let n = crate::index_sql::sqlite::prune_log(&mut tx, upto).await?;
-                tx.commit().await?;
-                n
-            }
-            Backend::Postgres { pool } => {
-                let mut tx = pool.begin().await?;
-                let n = crate::index_sql::postgres::prune_log(&mut tx, upto).await?;
-                tx.commit().await?;
-                n
-            }
-        };
+        let deleted = on_db!(self, write |tx| edge_log::prune_log(&mut tx, upto));
         tracing::debug!(upto, deleted, "edge log pruned");
         Ok(())
     }
@@ -703,7 +666,7 @@ impl Store {
         };
         let edge_ids: Vec<i64> = walk.edges.iter().map(|e| e.0).collect();
         let (mut nodes, edges): (Vec<NodeRow>, Vec<EdgeRow>) =
-            index_read!(self, |conn| rows_by_id(conn, &walk.order, &edge_ids));
+            on_db!(self, read |conn| edge_log::rows_by_id(conn, &walk.order, &edge_ids));
         let mut by_id: HashMap<i64, EdgeRow> = edges.into_iter().map(|e| (e.id, e)).collect();
         let mut ordered = Vec::with_capacity(walk.edges.len());
         for (id, kind, from, to) in &walk.edges {
@@ -828,7 +791,7 @@ impl Store {
         };
         let ids: Vec<i64> = items.iter().map(|(id, _)| *id).collect();
         let (rows, _): (Vec<NodeRow>, Vec<EdgeRow>) =
-            index_read!(self, |conn| rows_by_id(conn, &ids, &[]));
+            on_db!(self, read |conn| edge_log::rows_by_id(conn, &ids, &[]));
         let mut rows: HashMap<i64, NodeRow> = rows.into_iter().map(|n| (n.id, n)).collect();
         // A node deleted since the index saw it is left out.
         let nodes = items

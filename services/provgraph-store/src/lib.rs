@@ -6,9 +6,9 @@
 //! the order or the number of times they arrive: see `plan` and the
 //! property test in `tests/`.
 
-mod backend;
+#[macro_use]
+mod sql;
 mod index;
-mod index_sql;
 pub mod ingest;
 mod lineage;
 mod plan;
@@ -274,80 +274,6 @@ impl Default for StoreOptions {
     }
 }
 
-/// How long a write waits for a connection. While the database is down,
-/// sqlx keeps reconnecting until the pool's acquire timeout; a write gives up
-/// sooner, so that an export is refused promptly (503 / UNAVAILABLE) and its
-/// sender retries, instead of waiting out the sender's own timeout.
-const WRITE_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-
-async fn acquire_for_write<DB: sqlx::Database>(
-    pool: &sqlx::Pool<DB>,
-) -> Result<sqlx::pool::PoolConnection<DB>, StoreError> {
-    match tokio::time::timeout(WRITE_CONNECT_TIMEOUT, pool.acquire()).await {
-        Ok(conn) => Ok(conn?),
-        Err(_) => Err(StoreError::Unavailable(format!(
-            "no database connection within {WRITE_CONNECT_TIMEOUT:?}"
-        ))),
-    }
-}
-
-/// A connection whose write transaction failed is closed, not returned to
-/// the pool: after a failed COMMIT (SQLite rolls back by itself on a full
-/// disk or an I/O error) sqlx may still count a transaction open on it, and
-/// every later BEGIN on that connection would fail. The pool opens a new
-/// one, which also picks up a file that became writable again.
-fn discard_if_failed<DB: sqlx::Database, T>(
-    conn: &mut sqlx::pool::PoolConnection<DB>,
-    result: &Result<T, StoreError>,
-) {
-    if result.is_err() {
-        conn.close_on_drop();
-    }
-}
-
-/// Runs one backend function in a write transaction and commits it.
-macro_rules! in_write_tx {
-    ($store:expr, |$tx:ident| $call:expr) => {
-        match &$store.backend {
-            crate::Backend::Sqlite { write, .. } => {
-                let mut conn = crate::acquire_for_write(write).await?;
-                let result = async {
-                    let mut $tx =
-                        sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
-                    let out = {
-                        use crate::backend::sqlite::*;
-                        $call.await?
-                    };
-                    $tx.commit().await?;
-                    Ok::<_, crate::StoreError>(out)
-                }
-                .await;
-                crate::discard_if_failed(&mut conn, &result);
-                let out = result?;
-                $store.index.committed();
-                out
-            }
-            crate::Backend::Postgres { pool } => {
-                let mut conn = crate::acquire_for_write(pool).await?;
-                let result = async {
-                    let mut $tx = sqlx::Connection::begin(&mut *conn).await?;
-                    let out = {
-                        use crate::backend::postgres::*;
-                        $call.await?
-                    };
-                    $tx.commit().await?;
-                    Ok::<_, crate::StoreError>(out)
-                }
-                .await;
-                crate::discard_if_failed(&mut conn, &result);
-                let out = result?;
-                $store.index.committed();
-                out
-            }
-        }
-    };
-}
-
 #[derive(Clone, Debug)]
 enum Backend {
     Sqlite { read: SqlitePool, write: SqlitePool },
@@ -475,7 +401,9 @@ impl Store {
         if batch.is_empty() {
             return Ok(WriteStats::default());
         }
-        Ok(in_write_tx!(self, |tx| write_batch(&mut tx, batch, now)))
+        let stats = on_db!(self, write |tx| writes::write_batch(&mut tx, batch, now));
+        self.index.committed();
+        Ok(stats)
     }
 
     /// Stores signature records in one transaction; returns their row ids.
@@ -484,9 +412,11 @@ impl Store {
         records: &[SignatureRecord],
     ) -> Result<Vec<i64>, StoreError> {
         let now = now_millis();
-        Ok(in_write_tx!(self, |tx| write_signatures(
+        let ids = on_db!(self, write |tx| signatures::write_signatures(
             &mut tx, records, now
-        )))
+        ));
+        self.index.committed();
+        Ok(ids)
     }
 
     /// Records a bare SBOM's claim that `subject` contains `packages`
@@ -500,9 +430,10 @@ impl Store {
         sender: &str,
     ) -> Result<(), StoreError> {
         let now = now_millis();
-        in_write_tx!(self, |tx| write_sbom(
+        on_db!(self, write |tx| sboms::write_sbom(
             &mut tx, subject, packages, source, sender, now
         ));
+        self.index.committed();
         Ok(())
     }
 
@@ -515,20 +446,16 @@ impl Store {
         source: &str,
     ) -> Result<(), StoreError> {
         let now = now_millis();
-        in_write_tx!(self, |tx| write_index(&mut tx, index, members, source, now));
+        on_db!(self, write |tx| index_members::write_index(
+            &mut tx, index, members, source, now
+        ));
+        self.index.committed();
         Ok(())
     }
 
     /// Every node, edge, piece of evidence and attribute, by key.
     pub async fn snapshot(&self) -> Result<Snapshot, StoreError> {
-        Ok(match &self.backend {
-            Backend::Sqlite { read, .. } => {
-                backend::sqlite::snapshot(&mut *read.acquire().await?).await?
-            }
-            Backend::Postgres { pool } => {
-                backend::postgres::snapshot(&mut *pool.acquire().await?).await?
-            }
-        })
+        Ok(on_db!(self, read |conn| snapshot::snapshot(conn)))
     }
 
     /// Refreshes the planner's statistics (PostgreSQL `ANALYZE` of the graph
@@ -575,34 +502,10 @@ impl Store {
     }
 }
 
-/// Dispatches one read to the backend's connection.
-macro_rules! read {
-    ($store:expr, |$conn:ident| $call:expr) => {
-        match &$store.backend {
-            crate::Backend::Sqlite { read, .. } => {
-                let mut guard = read.acquire().await?;
-                let $conn = &mut *guard;
-                {
-                    use crate::backend::sqlite::*;
-                    $call.await?
-                }
-            }
-            crate::Backend::Postgres { pool } => {
-                let mut guard = pool.acquire().await?;
-                let $conn = &mut *guard;
-                {
-                    use crate::backend::postgres::*;
-                    $call.await?
-                }
-            }
-        }
-    };
-}
-
 impl Store {
     /// One node by kind and (already normalized) key.
     pub async fn node(&self, kind: NodeKind, key: &str) -> Result<Option<NodeRow>, StoreError> {
-        Ok(read!(self, |conn| find_node(conn, kind, key)))
+        Ok(on_db!(self, read |conn| reads::find_node(conn, kind, key)))
     }
 
     /// Nodes of `kind` whose key starts with `prefix`, by key, at most `limit`.
@@ -612,7 +515,7 @@ impl Store {
         prefix: &str,
         limit: i64,
     ) -> Result<Vec<NodeRow>, StoreError> {
-        Ok(read!(self, |conn| nodes_with_prefix(
+        Ok(on_db!(self, read |conn| reads::nodes_with_prefix(
             conn, kind, prefix, limit
         )))
     }
@@ -622,7 +525,7 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        Ok(read!(self, |conn| nodes_by_id(conn, ids)))
+        Ok(on_db!(self, read |conn| reads::nodes_by_id(conn, ids)))
     }
 
     /// Edges leaving (`outgoing`, toward what the nodes were made from) or
@@ -639,7 +542,7 @@ impl Store {
         if ids.is_empty() || limit <= 0 {
             return Ok(Vec::new());
         }
-        Ok(read!(self, |conn| edges_of(
+        Ok(on_db!(self, read |conn| reads::edges_of(
             conn, ids, outgoing, kinds, after, limit
         )))
     }
@@ -649,12 +552,12 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        Ok(read!(self, |conn| attrs_of(conn, ids)))
+        Ok(on_db!(self, read |conn| reads::attrs_of(conn, ids)))
     }
 
     /// Signatures and attestations stored for an artifact digest.
     pub async fn signatures(&self, subject: &str) -> Result<Vec<SignatureRow>, StoreError> {
-        Ok(read!(self, |conn| signatures_of(conn, subject)))
+        Ok(on_db!(self, read |conn| signatures::signatures_of(conn, subject)))
     }
 
     /// Signatures proving (or stating) the edges: (edge id, origin, signature).
@@ -665,17 +568,17 @@ impl Store {
         if edge_ids.is_empty() {
             return Ok(Vec::new());
         }
-        Ok(read!(self, |conn| proofs_of(conn, edge_ids)))
+        Ok(on_db!(self, read |conn| signatures::proofs_of(conn, edge_ids)))
     }
 
     /// Every stored evidence body: (evidence id, a subject it named, body).
     pub async fn evidence_bodies(&self) -> Result<Vec<(String, String, String)>, StoreError> {
-        Ok(read!(self, |conn| evidence_bodies(conn)))
+        Ok(on_db!(self, read |conn| signatures::evidence_bodies(conn)))
     }
 
     /// The build id a trace stands for, when the trace is a build's.
     pub async fn trace_build(&self, trace_id: &str) -> Result<Option<String>, StoreError> {
-        Ok(read!(self, |conn| trace_build(conn, trace_id)))
+        Ok(on_db!(self, read |conn| reads::trace_build(conn, trace_id)))
     }
 
     /// The image indexes that list `digest`: (index digest, platform, source).
@@ -683,7 +586,7 @@ impl Store {
         &self,
         digest: &str,
     ) -> Result<Vec<(String, Option<String>, String)>, StoreError> {
-        Ok(read!(self, |conn| indexes_of(conn, digest)))
+        Ok(on_db!(self, read |conn| index_members::indexes_of(conn, digest)))
     }
 
     /// Who asserted the edges.
@@ -691,7 +594,7 @@ impl Store {
         if edge_ids.is_empty() {
             return Ok(Vec::new());
         }
-        Ok(read!(self, |conn| evidence_of(conn, edge_ids)))
+        Ok(on_db!(self, read |conn| reads::evidence_of(conn, edge_ids)))
     }
 }
 

@@ -1,0 +1,180 @@
+//! Reads of the graph: nodes by key, prefix or id, edges of a frontier,
+//! attributes, evidence, and the build a trace stands for.
+
+use provgraph_model::{EdgeKind, NodeKind};
+use sqlx::QueryBuilder;
+
+use super::common::push_in_ids;
+use super::{Conn, Db};
+use crate::sql::CHUNK;
+use crate::{EdgeRow, EvidenceRow, NodeRow};
+
+/// The build a trace belongs to, when it is a build's trace.
+pub(crate) async fn trace_build(conn: &mut Conn, trace_id: &str) -> sqlx::Result<Option<String>> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT build_key FROM traces WHERE trace_id = $1")
+        .bind(trace_id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.map(|(key,)| key))
+}
+
+type NodeTuple = (i64, i16, String, i64, i64);
+
+type EdgeTuple = (i64, i16, i64, i64, i64, i64);
+
+fn node_row((id, kind, key, first_seen, last_seen): NodeTuple) -> Option<NodeRow> {
+    Some(NodeRow {
+        id,
+        kind: NodeKind::from_code(kind)?,
+        key,
+        first_seen,
+        last_seen,
+    })
+}
+
+fn edge_row((id, kind, from_id, to_id, first_seen, last_seen): EdgeTuple) -> Option<EdgeRow> {
+    Some(EdgeRow {
+        id,
+        kind: EdgeKind::from_code(kind)?,
+        from_id,
+        to_id,
+        first_seen,
+        last_seen,
+    })
+}
+
+pub(crate) async fn find_node(
+    conn: &mut Conn,
+    kind: NodeKind,
+    key: &str,
+) -> sqlx::Result<Option<NodeRow>> {
+    let row: Option<NodeTuple> = sqlx::query_as(
+        "SELECT id, kind, key, first_seen, last_seen FROM nodes WHERE kind = $1 AND key = $2",
+    )
+    .bind(kind.code())
+    .bind(key.to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.and_then(node_row))
+}
+
+/// Nodes of `kind` whose key starts with `prefix` (LIKE with the
+/// wildcards escaped), at most `limit`, by key.
+pub(crate) async fn nodes_with_prefix(
+    conn: &mut Conn,
+    kind: NodeKind,
+    prefix: &str,
+    limit: i64,
+) -> sqlx::Result<Vec<NodeRow>> {
+    let escaped: String = prefix
+        .chars()
+        .flat_map(|c| match c {
+            '\\' | '%' | '_' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    let rows: Vec<NodeTuple> = sqlx::query_as(
+        "SELECT id, kind, key, first_seen, last_seen FROM nodes \
+         WHERE kind = $1 AND key LIKE $2 ESCAPE '\\' ORDER BY key LIMIT $3",
+    )
+    .bind(kind.code())
+    .bind(format!("{escaped}%"))
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().filter_map(node_row).collect())
+}
+
+pub(crate) async fn nodes_by_id(conn: &mut Conn, ids: &[i64]) -> sqlx::Result<Vec<NodeRow>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT id, kind, key, first_seen, last_seen FROM nodes WHERE id",
+        );
+        push_in_ids(&mut qb, chunk);
+        let rows: Vec<NodeTuple> = qb.build_query_as().fetch_all(&mut *conn).await?;
+        out.extend(rows.into_iter().filter_map(node_row));
+    }
+    Ok(out)
+}
+
+/// Edges leaving (`outgoing`) or entering the given nodes, at most
+/// `limit` (ordered by id, after `after`).
+pub(crate) async fn edges_of(
+    conn: &mut Conn,
+    ids: &[i64],
+    outgoing: bool,
+    kinds: &[EdgeKind],
+    after: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<EdgeRow>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(CHUNK) {
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT id, kind, from_id, to_id, first_seen, last_seen FROM edges WHERE ",
+        );
+        qb.push(if outgoing { "from_id" } else { "to_id" });
+        push_in_ids(&mut qb, chunk);
+        if !kinds.is_empty() {
+            qb.push(" AND kind IN (");
+            let mut list = qb.separated(", ");
+            for kind in kinds {
+                list.push_bind(kind.code());
+            }
+            list.push_unseparated(")");
+        }
+        qb.push(" AND id > ");
+        qb.push_bind(after);
+        qb.push(" ORDER BY id LIMIT ");
+        qb.push_bind(limit);
+        let rows: Vec<EdgeTuple> = qb.build_query_as().fetch_all(&mut *conn).await?;
+        out.extend(rows.into_iter().filter_map(edge_row));
+        if out.len() as i64 >= limit {
+            out.truncate(limit as usize);
+            break;
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) async fn attrs_of(
+    conn: &mut Conn,
+    ids: &[i64],
+) -> sqlx::Result<Vec<(i64, String, String)>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(CHUNK) {
+        let mut qb =
+            QueryBuilder::<Db>::new("SELECT node_id, name, value FROM node_attrs WHERE node_id");
+        push_in_ids(&mut qb, chunk);
+        qb.push(" ORDER BY node_id, name, value");
+        out.extend(qb.build_query_as().fetch_all(&mut *conn).await?);
+    }
+    Ok(out)
+}
+
+pub(crate) async fn evidence_of(
+    conn: &mut Conn,
+    edge_ids: &[i64],
+) -> sqlx::Result<Vec<EvidenceRow>> {
+    let mut out = Vec::new();
+    for chunk in edge_ids.chunks(CHUNK) {
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT edge_id, trace_id, span_id, sender, first_seen, last_seen FROM edge_evidence WHERE edge_id",
+        );
+        push_in_ids(&mut qb, chunk);
+        qb.push(" ORDER BY edge_id, first_seen, trace_id, span_id");
+        let rows: Vec<(i64, String, String, String, i64, i64)> =
+            qb.build_query_as().fetch_all(&mut *conn).await?;
+        out.extend(rows.into_iter().map(
+            |(edge_id, trace_id, span_id, sender, first_seen, last_seen)| EvidenceRow {
+                edge_id,
+                trace_id,
+                span_id,
+                sender,
+                first_seen,
+                last_seen,
+            },
+        ));
+    }
+    Ok(out)
+}
