@@ -35,8 +35,8 @@ use petgraph::graph::{DiGraph, EdgeIndex, NodeIndex};
 use petgraph::visit::{EdgeRef, VisitMap, Visitable};
 use provgraph_model::NodeKind;
 
-use crate::sql::CHUNK;
 use crate::lineage::{Bfs, Direction, LineageLimits, Subgraph};
+use crate::sql::CHUNK;
 use crate::{EdgeRow, NodeRow, Store, StoreError};
 
 /// How often the index reads changes committed by other processes.
@@ -474,7 +474,10 @@ impl Store {
         }
         let from = *seq;
         loop {
-            let rows: Vec<LogRow> = on_db!(self, read |conn| edge_log::log_since(conn, *seq, LOG_BATCH));
+            let rows: Vec<LogRow> = on_db!(
+                self,
+                read | conn | edge_log::log_since(conn, *seq, LOG_BATCH)
+            );
             if let Some(last) = rows.last() {
                 let mut graph = self
                     .index
@@ -491,7 +494,7 @@ impl Store {
                 break;
             }
         }
-        let (_, pruned): (i64, i64) = on_db!(self, read |conn| edge_log::log_state(conn));
+        let (_, pruned): (i64, i64) = on_db!(self, read | conn | edge_log::log_state(conn));
         if pruned > from {
             // Changes this index never read were pruned: start again.
             tracing::warn!(
@@ -508,8 +511,9 @@ impl Store {
     /// since the load began.
     async fn reload(&self, seq: &mut i64) -> Result<(), StoreError> {
         let began = Instant::now();
-        let (head, _): (i64, i64) = on_db!(self, read |conn| edge_log::log_state(conn));
-        let (edge_count, node_count): (i64, i64) = on_db!(self, read |conn| edge_log::counts(conn));
+        let (head, _): (i64, i64) = on_db!(self, read | conn | edge_log::log_state(conn));
+        let (edge_count, node_count): (i64, i64) =
+            on_db!(self, read | conn | edge_log::counts(conn));
         let big = edge_count > 200_000;
         if big {
             tracing::info!(
@@ -522,8 +526,10 @@ impl Store {
             Graph::with_capacity(node_count.max(0) as usize, edge_count.max(0) as usize);
         let mut after = 0i64;
         loop {
-            let rows: Vec<(i64, i16)> =
-                on_db!(self, read |conn| edge_log::node_kinds_after(conn, after, LOAD_BATCH));
+            let rows: Vec<(i64, i16)> = on_db!(
+                self,
+                read | conn | edge_log::node_kinds_after(conn, after, LOAD_BATCH)
+            );
             for (id, kind) in &rows {
                 graph.node(*id, Some(*kind));
             }
@@ -536,8 +542,10 @@ impl Store {
         let mut loaded = 0usize;
         let mut last_report = Instant::now();
         loop {
-            let rows: Vec<(i64, i16, i64, i64)> =
-                on_db!(self, read |conn| edge_log::edges_after(conn, after, LOAD_BATCH));
+            let rows: Vec<(i64, i16, i64, i64)> = on_db!(
+                self,
+                read | conn | edge_log::edges_after(conn, after, LOAD_BATCH)
+            );
             for row in &rows {
                 graph.add_edge(*row, (None, None), false);
             }
@@ -625,7 +633,7 @@ impl Store {
 
     /// Deletes the log rows that were already there `LOG_RETENTION` ago.
     async fn prune_edge_log(&self, heads: &mut VecDeque<(Instant, i64)>) -> Result<(), StoreError> {
-        let (head, pruned): (i64, i64) = on_db!(self, read |conn| edge_log::log_state(conn));
+        let (head, pruned): (i64, i64) = on_db!(self, read | conn | edge_log::log_state(conn));
         let now = Instant::now();
         heads.push_back((now, head));
         let mut upto = None;
@@ -639,7 +647,7 @@ impl Store {
         let Some(upto) = upto.filter(|u| *u > pruned) else {
             return Ok(());
         };
-        let deleted = on_db!(self, write |tx| edge_log::prune_log(&mut tx, upto));
+        let deleted = on_db!(self, write | tx | edge_log::prune_log(&mut tx, upto));
         tracing::debug!(upto, deleted, "edge log pruned");
         Ok(())
     }
@@ -665,8 +673,10 @@ impl Store {
             graph.walk(start.id, direction == Direction::Upstream, limits)
         };
         let edge_ids: Vec<i64> = walk.edges.iter().map(|e| e.0).collect();
-        let (mut nodes, edges): (Vec<NodeRow>, Vec<EdgeRow>) =
-            on_db!(self, read |conn| edge_log::rows_by_id(conn, &walk.order, &edge_ids));
+        let (mut nodes, edges): (Vec<NodeRow>, Vec<EdgeRow>) = on_db!(
+            self,
+            read | conn | edge_log::rows_by_id(conn, &walk.order, &edge_ids)
+        );
         let mut by_id: HashMap<i64, EdgeRow> = edges.into_iter().map(|e| (e.id, e)).collect();
         let mut ordered = Vec::with_capacity(walk.edges.len());
         for (id, kind, from, to) in &walk.edges {
@@ -791,7 +801,7 @@ impl Store {
         };
         let ids: Vec<i64> = items.iter().map(|(id, _)| *id).collect();
         let (rows, _): (Vec<NodeRow>, Vec<EdgeRow>) =
-            on_db!(self, read |conn| edge_log::rows_by_id(conn, &ids, &[]));
+            on_db!(self, read | conn | edge_log::rows_by_id(conn, &ids, &[]));
         let mut rows: HashMap<i64, NodeRow> = rows.into_iter().map(|n| (n.id, n)).collect();
         // A node deleted since the index saw it is left out.
         let nodes = items

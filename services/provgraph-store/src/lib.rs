@@ -401,7 +401,7 @@ impl Store {
         if batch.is_empty() {
             return Ok(WriteStats::default());
         }
-        let stats = on_db!(self, write |tx| writes::write_batch(&mut tx, batch, now));
+        let stats = on_db!(self, write | tx | writes::write_batch(&mut tx, batch, now));
         self.index.committed();
         Ok(stats)
     }
@@ -412,9 +412,10 @@ impl Store {
         records: &[SignatureRecord],
     ) -> Result<Vec<i64>, StoreError> {
         let now = now_millis();
-        let ids = on_db!(self, write |tx| signatures::write_signatures(
-            &mut tx, records, now
-        ));
+        let ids = on_db!(
+            self,
+            write | tx | signatures::write_signatures(&mut tx, records, now)
+        );
         self.index.committed();
         Ok(ids)
     }
@@ -430,9 +431,10 @@ impl Store {
         sender: &str,
     ) -> Result<(), StoreError> {
         let now = now_millis();
-        on_db!(self, write |tx| sboms::write_sbom(
-            &mut tx, subject, packages, source, sender, now
-        ));
+        on_db!(
+            self,
+            write | tx | sboms::write_sbom(&mut tx, subject, packages, source, sender, now)
+        );
         self.index.committed();
         Ok(())
     }
@@ -446,16 +448,17 @@ impl Store {
         source: &str,
     ) -> Result<(), StoreError> {
         let now = now_millis();
-        on_db!(self, write |tx| index_members::write_index(
-            &mut tx, index, members, source, now
-        ));
+        on_db!(
+            self,
+            write | tx | index_members::write_index(&mut tx, index, members, source, now)
+        );
         self.index.committed();
         Ok(())
     }
 
     /// Every node, edge, piece of evidence and attribute, by key.
     pub async fn snapshot(&self) -> Result<Snapshot, StoreError> {
-        Ok(on_db!(self, read |conn| snapshot::snapshot(conn)))
+        Ok(on_db!(self, read | conn | snapshot::snapshot(conn)))
     }
 
     /// Refreshes the planner's statistics (PostgreSQL `ANALYZE` of the graph
@@ -505,7 +508,10 @@ impl Store {
 impl Store {
     /// One node by kind and (already normalized) key.
     pub async fn node(&self, kind: NodeKind, key: &str) -> Result<Option<NodeRow>, StoreError> {
-        Ok(on_db!(self, read |conn| reads::find_node(conn, kind, key)))
+        Ok(on_db!(
+            self,
+            read | conn | reads::find_node(conn, kind, key)
+        ))
     }
 
     /// Nodes of `kind` whose key starts with `prefix`, by key, at most `limit`.
@@ -515,9 +521,10 @@ impl Store {
         prefix: &str,
         limit: i64,
     ) -> Result<Vec<NodeRow>, StoreError> {
-        Ok(on_db!(self, read |conn| reads::nodes_with_prefix(
-            conn, kind, prefix, limit
-        )))
+        Ok(on_db!(
+            self,
+            read | conn | reads::nodes_with_prefix(conn, kind, prefix, limit)
+        ))
     }
 
     /// Nodes by id (missing ids are skipped).
@@ -525,7 +532,7 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        Ok(on_db!(self, read |conn| reads::nodes_by_id(conn, ids)))
+        Ok(on_db!(self, read | conn | reads::nodes_by_id(conn, ids)))
     }
 
     /// Edges leaving (`outgoing`, toward what the nodes were made from) or
@@ -542,9 +549,10 @@ impl Store {
         if ids.is_empty() || limit <= 0 {
             return Ok(Vec::new());
         }
-        Ok(on_db!(self, read |conn| reads::edges_of(
-            conn, ids, outgoing, kinds, after, limit
-        )))
+        Ok(on_db!(
+            self,
+            read | conn | reads::edges_of(conn, ids, outgoing, kinds, after, limit)
+        ))
     }
 
     /// Attributes (node id, name, value) of the nodes.
@@ -552,12 +560,15 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        Ok(on_db!(self, read |conn| reads::attrs_of(conn, ids)))
+        Ok(on_db!(self, read | conn | reads::attrs_of(conn, ids)))
     }
 
     /// Signatures and attestations stored for an artifact digest.
     pub async fn signatures(&self, subject: &str) -> Result<Vec<SignatureRow>, StoreError> {
-        Ok(on_db!(self, read |conn| signatures::signatures_of(conn, subject)))
+        Ok(on_db!(
+            self,
+            read | conn | signatures::signatures_of(conn, subject)
+        ))
     }
 
     /// Signatures proving (or stating) the edges: (edge id, origin, signature).
@@ -568,17 +579,26 @@ impl Store {
         if edge_ids.is_empty() {
             return Ok(Vec::new());
         }
-        Ok(on_db!(self, read |conn| signatures::proofs_of(conn, edge_ids)))
+        Ok(on_db!(
+            self,
+            read | conn | signatures::proofs_of(conn, edge_ids)
+        ))
     }
 
     /// Every stored evidence body: (evidence id, a subject it named, body).
     pub async fn evidence_bodies(&self) -> Result<Vec<(String, String, String)>, StoreError> {
-        Ok(on_db!(self, read |conn| signatures::evidence_bodies(conn)))
+        Ok(on_db!(
+            self,
+            read | conn | signatures::evidence_bodies(conn)
+        ))
     }
 
     /// The build id a trace stands for, when the trace is a build's.
     pub async fn trace_build(&self, trace_id: &str) -> Result<Option<String>, StoreError> {
-        Ok(on_db!(self, read |conn| reads::trace_build(conn, trace_id)))
+        Ok(on_db!(
+            self,
+            read | conn | reads::trace_build(conn, trace_id)
+        ))
     }
 
     /// The image indexes that list `digest`: (index digest, platform, source).
@@ -586,7 +606,10 @@ impl Store {
         &self,
         digest: &str,
     ) -> Result<Vec<(String, Option<String>, String)>, StoreError> {
-        Ok(on_db!(self, read |conn| index_members::indexes_of(conn, digest)))
+        Ok(on_db!(
+            self,
+            read | conn | index_members::indexes_of(conn, digest)
+        ))
     }
 
     /// Who asserted the edges.
@@ -594,7 +617,10 @@ impl Store {
         if edge_ids.is_empty() {
             return Ok(Vec::new());
         }
-        Ok(on_db!(self, read |conn| reads::evidence_of(conn, edge_ids)))
+        Ok(on_db!(
+            self,
+            read | conn | reads::evidence_of(conn, edge_ids)
+        ))
     }
 }
 

@@ -68,13 +68,11 @@ pub(crate) async fn edges_after(
     after: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<(i64, i16, i64, i64)>> {
-    sqlx::query_as(
-        "SELECT id, kind, from_id, to_id FROM edges WHERE id > $1 ORDER BY id LIMIT $2",
-    )
-    .bind(after)
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await
+    sqlx::query_as("SELECT id, kind, from_id, to_id FROM edges WHERE id > $1 ORDER BY id LIMIT $2")
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await
 }
 
 /// Node kinds of the nodes after id `after`, by id, at most `limit`.

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use provgraph_model::{EdgeKind, NodeKind, NodeRef};
 
-use super::writes::{upsert_edges, upsert_nodes};
 use super::Conn;
+use super::writes::{upsert_edges, upsert_nodes};
 use crate::plan::Seen;
 
 /// Records that the image index `index` lists `members` (digest,
@@ -25,15 +25,23 @@ pub(crate) async fn write_index(
     for (digest, _) in members {
         let member = NodeRef::new(NodeKind::Artifact, digest.clone());
         nodes.insert(member.clone(), Seen::at(now));
-        edges.insert((EdgeKind::PartOf, member, index_node.clone()), Seen::at(now));
+        edges.insert(
+            (EdgeKind::PartOf, member, index_node.clone()),
+            Seen::at(now),
+        );
     }
     let node_ids = upsert_nodes(conn, &nodes).await?;
     upsert_edges(conn, &edges, &node_ids).await?;
     let Some(index_id) = node_ids.get(&index_node).copied() else {
-        return Err(crate::StoreError::Corrupt("index node missing after upsert".into()));
+        return Err(crate::StoreError::Corrupt(
+            "index node missing after upsert".into(),
+        ));
     };
     for (digest, platform) in members {
-        let Some(member_id) = node_ids.get(&NodeRef::new(NodeKind::Artifact, digest.clone())).copied() else {
+        let Some(member_id) = node_ids
+            .get(&NodeRef::new(NodeKind::Artifact, digest.clone()))
+            .copied()
+        else {
             continue;
         };
         sqlx::query(

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use provgraph_model::{EdgeKind, NodeKind, NodeRef};
 
-use super::writes::{upsert_edges, upsert_evidence, upsert_nodes};
 use super::Conn;
+use super::writes::{upsert_edges, upsert_evidence, upsert_nodes};
 use crate::plan::Seen;
 
 /// Records what a bare SBOM claims: the artifact CONTAINS each
@@ -25,7 +25,10 @@ pub(crate) async fn write_sbom(
     for (kind, key) in packages {
         let package = NodeRef::new(*kind, key.clone());
         nodes.insert(package.clone(), Seen::at(now));
-        edges.insert((EdgeKind::Contains, artifact.clone(), package), Seen::at(now));
+        edges.insert(
+            (EdgeKind::Contains, artifact.clone(), package),
+            Seen::at(now),
+        );
     }
     let node_ids = upsert_nodes(conn, &nodes).await?;
     let edge_ids = upsert_edges(conn, &edges, &node_ids).await?;

@@ -33,7 +33,9 @@ pub(crate) async fn write_signatures(
         }
         let node_ids = upsert_nodes(conn, &nodes).await?;
         let Some(node_id) = node_ids.get(&signature).copied() else {
-            return Err(crate::StoreError::Corrupt("signature node missing after upsert".into()));
+            return Err(crate::StoreError::Corrupt(
+                "signature node missing after upsert".into(),
+            ));
         };
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO signatures (evidence_id, subject, node_id, format, method, verified, trusted, \
@@ -72,7 +74,10 @@ pub(crate) async fn write_signatures(
                 .await?;
         let mut edge_rows: BTreeMap<EdgeKey, Seen> = BTreeMap::new();
         for edge in &edges {
-            edge_rows.insert((edge.kind, edge.from.clone(), edge.to.clone()), Seen::at(now));
+            edge_rows.insert(
+                (edge.kind, edge.from.clone(), edge.to.clone()),
+                Seen::at(now),
+            );
         }
         let edge_ids = upsert_edges(conn, &edge_rows, &node_ids).await?;
         for edge in &edges {
@@ -81,7 +86,9 @@ pub(crate) async fn write_signatures(
                 .zip(node_ids.get(&edge.to))
                 .and_then(|(from, to)| edge_ids.get(&(edge.kind.code(), *from, *to)));
             let Some(edge_id) = key else {
-                return Err(crate::StoreError::Corrupt("proof for an edge that was not written".into()));
+                return Err(crate::StoreError::Corrupt(
+                    "proof for an edge that was not written".into(),
+                ));
             };
             let origin = edge.origin.map_or("STATED", |o| o.as_str());
             sqlx::query(
@@ -102,7 +109,10 @@ pub(crate) async fn write_signatures(
 }
 
 /// Reads the signature columns starting at column `at`.
-fn signature_row(row: &<Db as sqlx::Database>::Row, at: usize) -> sqlx::Result<crate::SignatureRow> {
+fn signature_row(
+    row: &<Db as sqlx::Database>::Row,
+    at: usize,
+) -> sqlx::Result<crate::SignatureRow> {
     use sqlx::Row;
     Ok(crate::SignatureRow {
         id: row.try_get(at)?,
@@ -129,7 +139,10 @@ const SIGNATURE_COLUMNS: &str = "s.id, s.evidence_id, s.subject, s.node_id, s.fo
      s.trusted, s.signer, s.issuer, s.reason, s.log_index, s.integrated_time, s.predicate_type, \
      s.details, s.first_seen, s.last_seen";
 
-pub(crate) async fn signatures_of(conn: &mut Conn, subject: &str) -> sqlx::Result<Vec<crate::SignatureRow>> {
+pub(crate) async fn signatures_of(
+    conn: &mut Conn,
+    subject: &str,
+) -> sqlx::Result<Vec<crate::SignatureRow>> {
     let rows = sqlx::query(&format!(
         "SELECT {SIGNATURE_COLUMNS} FROM signatures s WHERE s.subject = $1 ORDER BY s.first_seen, s.id"
     ))
@@ -161,7 +174,9 @@ pub(crate) async fn proofs_of(
 }
 
 /// Every stored evidence body with the digest it was imported for.
-pub(crate) async fn evidence_bodies(conn: &mut Conn) -> sqlx::Result<Vec<(String, String, String)>> {
+pub(crate) async fn evidence_bodies(
+    conn: &mut Conn,
+) -> sqlx::Result<Vec<(String, String, String)>> {
     sqlx::query_as("SELECT evidence_id, MIN(subject), MIN(body) FROM signatures GROUP BY evidence_id ORDER BY evidence_id")
         .fetch_all(&mut *conn)
         .await

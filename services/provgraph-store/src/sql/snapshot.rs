@@ -32,5 +32,11 @@ pub(crate) async fn snapshot(conn: &mut Conn) -> sqlx::Result<crate::Snapshot> {
     )
     .fetch_all(&mut *conn)
     .await?;
-    Ok(crate::Snapshot::new(nodes, edges, evidence, attrs, dangling.len()))
+    Ok(crate::Snapshot::new(
+        nodes,
+        edges,
+        evidence,
+        attrs,
+        dangling.len(),
+    ))
 }

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use provgraph_model::{BuildChoice, BuildIdSource, NodeKind, NodeRef, SpanFacts};
 use sqlx::QueryBuilder;
 
-use super::common::{push_in_ids, push_in_strings};
+use super::common::push_in_strings;
 use super::gc::collect_garbage;
 use super::{Conn, Db, lock_traces};
 use crate::WriteStats;
@@ -36,8 +36,7 @@ async fn load_builds(
             "SELECT trace_id, build_source, build_key FROM traces WHERE trace_id",
         );
         push_in_strings(&mut qb, chunk);
-        let rows: Vec<(String, i16, String)> =
-            qb.build_query_as().fetch_all(&mut *conn).await?;
+        let rows: Vec<(String, i16, String)> = qb.build_query_as().fetch_all(&mut *conn).await?;
         for (trace_id, source, key) in rows {
             out.insert(
                 trace_id,
@@ -107,8 +106,7 @@ pub(super) async fn upsert_nodes(
              last_seen = CASE WHEN excluded.last_seen > nodes.last_seen THEN excluded.last_seen ELSE nodes.last_seen END \
              RETURNING id, kind, key",
         );
-        let returned: Vec<(i64, i16, String)> =
-            qb.build_query_as().fetch_all(&mut *conn).await?;
+        let returned: Vec<(i64, i16, String)> = qb.build_query_as().fetch_all(&mut *conn).await?;
         for (id, kind, key) in returned {
             if let Some(kind) = NodeKind::from_code(kind) {
                 ids.insert(NodeRef { kind, key }, id);
@@ -150,8 +148,7 @@ pub(super) async fn upsert_edges(
              last_seen = CASE WHEN excluded.last_seen > edges.last_seen THEN excluded.last_seen ELSE edges.last_seen END \
              RETURNING id, kind, from_id, to_id",
         );
-        let returned: Vec<(i64, i16, i64, i64)> =
-            qb.build_query_as().fetch_all(&mut *conn).await?;
+        let returned: Vec<(i64, i16, i64, i64)> = qb.build_query_as().fetch_all(&mut *conn).await?;
         for (id, kind, from, to) in returned {
             ids.insert((kind, from, to), id);
         }
@@ -221,9 +218,8 @@ async fn insert_span_facts(
         }
     }
     for chunk in rows.chunks(CHUNK) {
-        let mut qb = QueryBuilder::<Db>::new(
-            "INSERT INTO span_facts (trace_id, span_id, facts, received) ",
-        );
+        let mut qb =
+            QueryBuilder::<Db>::new("INSERT INTO span_facts (trace_id, span_id, facts, received) ");
         qb.push_values(chunk, |mut row, (trace, span, json)| {
             row.push_bind(trace.clone())
                 .push_bind(span.clone())
@@ -304,12 +300,18 @@ pub(crate) async fn write_batch(
             .collect();
         node_candidates = node_ids_of(conn, &old_builds).await?;
         for (facts, received) in &stored {
-            let build = plan.new_builds.get(&facts.trace_id).and_then(Option::as_ref);
+            let build = plan
+                .new_builds
+                .get(&facts.trace_id)
+                .and_then(Option::as_ref);
             rows.add(facts, build, Seen::at(*received));
         }
     }
     for facts in batch {
-        let build = plan.new_builds.get(&facts.trace_id).and_then(Option::as_ref);
+        let build = plan
+            .new_builds
+            .get(&facts.trace_id)
+            .and_then(Option::as_ref);
         rows.add(facts, build, Seen::at(now));
     }
 
@@ -318,7 +320,10 @@ pub(crate) async fn write_batch(
         .changed
         .iter()
         .filter_map(|t| {
-            plan.new_builds.get(t).and_then(Option::as_ref).map(|b| (t.as_str(), b))
+            plan.new_builds
+                .get(t)
+                .and_then(Option::as_ref)
+                .map(|b| (t.as_str(), b))
         })
         .collect();
     upsert_traces(conn, &builds, now).await?;
