@@ -3,24 +3,12 @@
 pub(crate) type Db = sqlx::Postgres;
 pub(crate) type Conn = <Db as sqlx::Database>::Connection;
 
-#[path = "common.rs"]
-mod common;
-#[path = "edge_log.rs"]
-pub(crate) mod edge_log;
-#[path = "gc.rs"]
-mod gc;
-#[path = "index_members.rs"]
-pub(crate) mod index_members;
-#[path = "reads.rs"]
-pub(crate) mod reads;
-#[path = "sboms.rs"]
-pub(crate) mod sboms;
-#[path = "signatures.rs"]
-pub(crate) mod signatures;
-#[path = "snapshot.rs"]
-pub(crate) mod snapshot;
-#[path = "writes.rs"]
-pub(crate) mod writes;
+// The same files are mounted for the other database (and so are the area
+// files `areas.rs` lists): that is the point.
+#[allow(clippy::duplicate_mod)]
+#[path = "areas.rs"]
+mod areas;
+pub(crate) use areas::*;
 
 /// Serializes writers that touch the same traces: several provgraph
 /// processes may write to one PostgreSQL. Advisory locks are taken in
