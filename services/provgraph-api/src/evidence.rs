@@ -344,7 +344,7 @@ pub async fn reverify_stored(
     let bodies = store.evidence_bodies().await?;
     let mut changed = 0;
     let mut checked = 0;
-    for (_, subject, body) in bodies {
+    for provgraph_store::EvidenceBody { subject, body, .. } in bodies {
         let before: Vec<(String, bool, bool)> = store
             .signatures(&subject)
             .await?
@@ -499,7 +499,14 @@ pub(crate) async fn post_index(
     if let Some(Extension(principal)) = principal {
         source = principal.scope(&source);
     }
-    match state.store.write_index(&digest, &members, &source).await {
+    let listed: Vec<provgraph_store::IndexMember> = members
+        .iter()
+        .map(|(digest, platform)| provgraph_store::IndexMember {
+            digest: digest.clone(),
+            platform: platform.clone(),
+        })
+        .collect();
+    match state.store.write_index(&digest, &listed, &source).await {
         Ok(()) => Json(serde_json::json!({
             "index": digest,
             "manifests": members.iter().map(|(d, p)| serde_json::json!({"digest": d, "platform": p})).collect::<Vec<_>>(),

@@ -156,13 +156,14 @@ pub enum ProofOrigin {
     Stated,
 }
 
-fn proof_origin(origin: &str) -> ProofOrigin {
+fn proof_origin(origin: Option<provgraph_model::proofs::ProofOrigin>) -> ProofOrigin {
+    use provgraph_model::proofs::ProofOrigin as Model;
     match origin {
-        "CERTIFICATE" => ProofOrigin::Certificate,
-        "SLSA_PREDICATE" => ProofOrigin::SlsaPredicate,
-        "ANNOTATION" => ProofOrigin::Annotation,
-        "SBOM_PREDICATE" => ProofOrigin::SbomPredicate,
-        _ => ProofOrigin::Stated,
+        Some(Model::Certificate) => ProofOrigin::Certificate,
+        Some(Model::SlsaPredicate) => ProofOrigin::SlsaPredicate,
+        Some(Model::Annotation) => ProofOrigin::Annotation,
+        Some(Model::SbomPredicate) => ProofOrigin::SbomPredicate,
+        None => ProofOrigin::Stated,
     }
 }
 
@@ -388,7 +389,10 @@ impl Node {
             .map_err(store_error)?;
         Ok(rows
             .into_iter()
-            .map(|(_, name, value)| Attribute { name, value })
+            .map(|row| Attribute {
+                name: row.name,
+                value: row.value,
+            })
             .collect())
     }
 }
@@ -483,10 +487,10 @@ pub struct Subgraph {
 async fn proofs_by_edge(api: &Api, edges: &[EdgeRow]) -> Result<HashMap<i64, Vec<Proof>>> {
     let ids: Vec<i64> = edges.iter().map(|e| e.id).collect();
     let mut out: HashMap<i64, Vec<Proof>> = HashMap::new();
-    for (edge_id, origin, row) in api.store.proofs(&ids).await.map_err(store_error)? {
-        out.entry(edge_id).or_default().push(Proof {
-            origin: proof_origin(&origin),
-            signature: Signature::new(row),
+    for proof in api.store.proofs(&ids).await.map_err(store_error)? {
+        out.entry(proof.edge_id).or_default().push(Proof {
+            origin: proof_origin(proof.origin),
+            signature: Signature::new(proof.signature),
         });
     }
     Ok(out)
@@ -511,9 +515,14 @@ async fn hop(
 ) -> Result<Vec<NodeRow>> {
     let api = api(ctx);
     let limit = api.limits.max_list as i64;
+    let direction = if outgoing {
+        provgraph_store::Direction::Upstream
+    } else {
+        provgraph_store::Direction::Downstream
+    };
     let edges = api
         .store
-        .edges(ids, outgoing, kinds, 0, limit)
+        .edges(ids, direction, kinds, 0, limit)
         .await
         .map_err(store_error)?;
     let mut seen = std::collections::HashSet::with_capacity(edges.len());
@@ -551,8 +560,8 @@ async fn attribute_values(ctx: &Context<'_>, id: i64, name: &str) -> Result<Vec<
         .map_err(store_error)?;
     Ok(rows
         .into_iter()
-        .filter(|(_, n, _)| n == name)
-        .map(|(_, _, v)| v)
+        .filter(|row| row.name == name)
+        .map(|row| row.value)
         .collect())
 }
 
@@ -704,7 +713,7 @@ impl Artifact {
             .indexes_of(&self.row.key)
             .await
             .map_err(store_error)?;
-        Ok(indexes.into_iter().find_map(|(_, platform, _)| platform))
+        Ok(indexes.into_iter().find_map(|listing| listing.platform))
     }
 
     /// Builds that ran inside this image (it was their builder).
@@ -1257,11 +1266,11 @@ impl Query {
         let mut attributes: HashMap<i64, Vec<Attribute>> = HashMap::new();
         if want_attributes {
             let node_ids: Vec<i64> = sub.nodes.iter().map(|n| n.id).collect();
-            for (id, name, value) in api.store.attributes(&node_ids).await.map_err(store_error)? {
-                attributes
-                    .entry(id)
-                    .or_default()
-                    .push(Attribute { name, value });
+            for row in api.store.attributes(&node_ids).await.map_err(store_error)? {
+                attributes.entry(row.node_id).or_default().push(Attribute {
+                    name: row.name,
+                    value: row.value,
+                });
             }
         }
         let nodes: HashMap<i64, Node> = sub
@@ -1421,7 +1430,7 @@ impl Query {
             .await
             .map_err(store_error)?
             .into_iter()
-            .map(|(index, _, _)| index)
+            .map(|listing| listing.index)
             .collect();
         let mut signatures = Vec::new();
         for subject in std::iter::once(&digest).chain(indexes.iter()) {

@@ -36,7 +36,7 @@ use petgraph::visit::{EdgeRef, VisitMap, Visitable};
 use provgraph_model::NodeKind;
 
 use crate::lineage::{Bfs, Direction, LineageLimits, Subgraph};
-use crate::sql::CHUNK;
+use crate::sql::{CHUNK, LogRow};
 use crate::{EdgeRow, NodeRow, Store, StoreError};
 
 /// How often the index reads changes committed by other processes.
@@ -176,11 +176,14 @@ impl Graph {
     }
 
     fn apply(&mut self, row: &LogRow) {
-        let (_, added, edge, kind, from, to, from_kind, to_kind) = *row;
-        if added != 0 {
-            self.add_edge((edge, kind, from, to), (from_kind, to_kind), true);
+        if row.added {
+            self.add_edge(
+                (row.edge_id, row.kind, row.from_id, row.to_id),
+                (row.from_kind, row.to_kind),
+                true,
+            );
         } else {
-            self.remove_edge(edge, from);
+            self.remove_edge(row.edge_id, row.from_id);
         }
     }
 
@@ -188,14 +191,10 @@ impl Graph {
         unpack(self.g[index]).0
     }
 
-    /// The edges of `ids` (leaving them when `outgoing`, else entering), by
+    /// The edges of `ids` (leaving them `Upstream`, else entering), by
     /// edge id, at most `limit`: what `edges_of` reads for one chunk.
-    fn edges_of_chunk(&self, ids: &[i64], outgoing: bool, limit: usize) -> Vec<WalkEdge> {
-        let dir = if outgoing {
-            Dir::Outgoing
-        } else {
-            Dir::Incoming
-        };
+    fn edges_of_chunk(&self, ids: &[i64], direction: Direction, limit: usize) -> Vec<WalkEdge> {
+        let dir = petgraph_dir(direction);
         let mut out = Vec::new();
         for id in ids {
             let Some(index) = self.ids.get(*id) else {
@@ -219,12 +218,12 @@ impl Graph {
     /// The same breadth-first walk as [`Store::lineage_sql`], over memory:
     /// the same frontier chunks, edge order, limits and truncation, so the
     /// answers are identical.
-    pub(crate) fn walk(&self, start: i64, outgoing: bool, limits: LineageLimits) -> Walk {
-        let mut bfs = Bfs::new(start, outgoing, limits);
+    pub(crate) fn walk(&self, start: i64, direction: Direction, limits: LineageLimits) -> Walk {
+        let mut bfs = Bfs::new(start, direction, limits);
         while let Some((frontier, limit)) = bfs.next_level() {
             let mut found = Vec::new();
             for chunk in frontier.chunks(CHUNK) {
-                found.extend(self.edges_of_chunk(chunk, outgoing, limit));
+                found.extend(self.edges_of_chunk(chunk, direction, limit));
                 if found.len() >= limit {
                     found.truncate(limit);
                     break;
@@ -249,7 +248,7 @@ impl Graph {
     pub(crate) fn page(
         &self,
         start: (i64, NodeKind),
-        outgoing: bool,
+        direction: Direction,
         max_depth: u32,
         kinds: &[NodeKind],
         first: usize,
@@ -257,11 +256,7 @@ impl Graph {
     ) -> (Vec<(i64, u32)>, bool, usize) {
         let wanted =
             |kind: u8| kinds.is_empty() || kinds.iter().any(|k| k.code() == i16::from(kind));
-        let dir = if outgoing {
-            Dir::Outgoing
-        } else {
-            Dir::Incoming
-        };
+        let dir = petgraph_dir(direction);
         let mut out: Vec<(i64, u32)> = Vec::new();
         let Some(start_index) = self.ids.get(start.0) else {
             // Not in the index: a node without edges.
@@ -322,7 +317,13 @@ impl Graph {
     }
 }
 
-type LogRow = crate::sql::sqlite::edge_log::LogRow;
+/// Upstream follows edges (from what was made to what it was made from).
+fn petgraph_dir(direction: Direction) -> Dir {
+    match direction {
+        Direction::Upstream => Dir::Outgoing,
+        Direction::Downstream => Dir::Incoming,
+    }
+}
 
 /// Generations of the graph: a new one for every change applied or load,
 /// process-wide so that a reloaded graph never reuses one.
@@ -341,7 +342,7 @@ const CACHE_MAX_ITEMS: usize = 2_000_000;
 const CACHE_ENTRIES: usize = 4;
 
 /// A start, a direction, a depth and kinds.
-type WalkKey = (i64, bool, u32, Vec<i16>);
+type WalkKey = (i64, Direction, u32, Vec<i16>);
 
 /// A big walk, whole: (depth, id) in order, for one graph generation.
 struct CachedWalk {
@@ -488,7 +489,7 @@ impl Store {
                     graph.apply(row);
                 }
                 graph.generation = next_generation();
-                *seq = last.0;
+                *seq = last.seq;
             }
             if (rows.len() as i64) < LOG_BATCH {
                 break;
@@ -670,7 +671,7 @@ impl Store {
                 .graph
                 .read()
                 .map_err(|_| StoreError::Corrupt("lineage index lock poisoned".into()))?;
-            graph.walk(start.id, direction == Direction::Upstream, limits)
+            graph.walk(start.id, direction, limits)
         };
         let edge_ids: Vec<i64> = walk.edges.iter().map(|e| e.0).collect();
         let (mut nodes, edges): (Vec<NodeRow>, Vec<EdgeRow>) = on_db!(
@@ -726,7 +727,6 @@ impl Store {
             after,
             sql_max_nodes,
         } = *request;
-        let outgoing = direction == Direction::Upstream;
         let (items, has_next) = if self.lineage_index_ready() {
             self.sync_own_commits().await?;
             let graph = self
@@ -737,7 +737,7 @@ impl Store {
             let mut codes: Vec<i16> = kinds.iter().map(|k| k.code()).collect();
             codes.sort_unstable();
             codes.dedup();
-            let key: WalkKey = (start.id, outgoing, max_depth, codes);
+            let key: WalkKey = (start.id, direction, max_depth, codes);
             let cached = {
                 let mut walks = self.index.walks.lock().unwrap_or_else(|e| e.into_inner());
                 walks.retain(|w| w.generation == graph.generation);
@@ -755,14 +755,20 @@ impl Store {
             } else {
                 let start_node = (start.id, start.kind);
                 let (page, more, visited) =
-                    graph.page(start_node, outgoing, max_depth, kinds, first, after);
+                    graph.page(start_node, direction, max_depth, kinds, first, after);
                 if visited < CACHE_MIN_NODES {
                     (page, more)
                 } else {
                     // A hub: walk it whole once, and page the next queries
                     // from memory while the graph stays as it is.
-                    let (all, _, _) =
-                        graph.page(start_node, outgoing, max_depth, kinds, usize::MAX - 1, None);
+                    let (all, _, _) = graph.page(
+                        start_node,
+                        direction,
+                        max_depth,
+                        kinds,
+                        usize::MAX - 1,
+                        None,
+                    );
                     let items: Vec<(u32, i64)> = all.into_iter().map(|(id, d)| (d, id)).collect();
                     if items.len() <= CACHE_MAX_ITEMS {
                         let mut walks = self.index.walks.lock().unwrap_or_else(|e| e.into_inner());
@@ -783,7 +789,7 @@ impl Store {
             };
             let sub = self.lineage_sql(start, direction, limits).await?;
             if sub.truncated {
-                return Err(StoreError::Unavailable(format!(
+                return Err(StoreError::unavailable(format!(
                     "the lineage index is loading, and without it a page is limited to {sql_max_nodes} reachable nodes; retry shortly"
                 )));
             }

@@ -141,7 +141,7 @@ impl Ingest {
             Ok(Ok(Ok(stats))) => Ok(stats),
             Ok(Ok(Err(err))) => Err(IngestError::Store(match Arc::try_unwrap(err) {
                 Ok(err) => err,
-                Err(shared) => StoreError::Unavailable(shared.to_string()),
+                Err(shared) => StoreError::unavailable(shared.to_string()),
             })),
         }
     }

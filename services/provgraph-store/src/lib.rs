@@ -8,14 +8,15 @@
 
 #[macro_use]
 mod sql;
+mod error;
 mod index;
 pub mod ingest;
 mod lineage;
 mod plan;
+mod rows;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-use std::collections::BTreeSet;
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -24,82 +25,13 @@ use sqlx::pool::PoolOptions;
 use sqlx::postgres::{PgConnectOptions, PgPool};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
 
+pub use error::StoreError;
 pub use index::{LOG_RETENTION, LineagePage, POLL_EVERY, PageRequest};
 pub use lineage::{Direction, LineageLimits, Subgraph};
-
-/// What can go wrong in the store.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The database URL or options are unusable.
-    #[error("{0}")]
-    Config(String),
-    /// The database cannot be reached or cannot write now (down, restarting,
-    /// read-only, disk full). Retrying later may succeed.
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
-    /// Writers collided (deadlock, serialization failure, SQLite busy): the
-    /// same transaction, run again now, may commit.
-    #[error("database conflict: {0}")]
-    Conflict(String),
-    /// Any other database error.
-    #[error("database error: {0}")]
-    Database(String),
-    /// Stored data that cannot be read back.
-    #[error("stored data is corrupt: {0}")]
-    Corrupt(String),
-    #[error("migrations failed: {0}")]
-    Migrate(String),
-}
-
-impl StoreError {
-    /// True when the same write may succeed if tried again later.
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, StoreError::Unavailable(_) | StoreError::Conflict(_))
-    }
-
-    /// True when running the transaction again at once is worth it (a
-    /// collision with another writer, not a database that is away).
-    pub fn is_conflict(&self) -> bool {
-        matches!(self, StoreError::Conflict(_))
-    }
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(err: sqlx::Error) -> StoreError {
-        use sqlx::Error as E;
-        let message = err.to_string();
-        match &err {
-            E::Io(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed | E::Tls(_) => {
-                StoreError::Unavailable(message)
-            }
-            E::Database(db) => {
-                let code = db.code().unwrap_or_default();
-                // Conflicts: SQLite BUSY (5), LOCKED (6); PostgreSQL
-                // serialization failure, deadlock. Unavailable: SQLite
-                // READONLY (8), IOERR (10), FULL (13), CANTOPEN (14), with
-                // their extended codes; PostgreSQL class 08 (connection), 53
-                // (resources: disk full, out of memory or connections), 57P
-                // (shutdown, crash recovery), 25006 (read-only transaction:
-                // a standby), 58030 (I/O error).
-                let sqlite_primary = code.parse::<i32>().ok().map(|c| c & 0xff);
-                if matches!(sqlite_primary, Some(5 | 6)) || code == "40001" || code == "40P01" {
-                    StoreError::Conflict(message)
-                } else if matches!(sqlite_primary, Some(8 | 10 | 13 | 14))
-                    || code.starts_with("08")
-                    || code.starts_with("53")
-                    || code.starts_with("57P")
-                    || code == "25006"
-                    || code == "58030"
-                {
-                    StoreError::Unavailable(message)
-                } else {
-                    StoreError::Database(message)
-                }
-            }
-            _ => StoreError::Database(message),
-        }
-    }
-}
+pub use rows::{
+    AttrRow, EdgeRow, EvidenceBody, EvidenceRow, IndexListing, IndexMember, NodeRow, ProofRow,
+    SignatureRecord, SignatureRow, Snapshot,
+};
 
 /// How a write went.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -124,135 +56,6 @@ impl WriteStats {
         self.edges += other.edges;
         self.edges_deleted += other.edges_deleted;
         self.nodes_deleted += other.nodes_deleted;
-    }
-}
-
-/// A node as stored.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NodeRow {
-    pub id: i64,
-    pub kind: NodeKind,
-    pub key: String,
-    /// Milliseconds since the Unix epoch.
-    pub first_seen: i64,
-    pub last_seen: i64,
-}
-
-/// An edge as stored: from what was made to what it was made from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EdgeRow {
-    pub id: i64,
-    pub kind: EdgeKind,
-    pub from_id: i64,
-    pub to_id: i64,
-    pub first_seen: i64,
-    pub last_seen: i64,
-}
-
-/// One assertion of an edge by a span.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EvidenceRow {
-    pub edge_id: i64,
-    pub trace_id: String,
-    /// Empty when the whole trace asserted it.
-    pub span_id: String,
-    pub sender: String,
-    pub first_seen: i64,
-    pub last_seen: i64,
-}
-
-/// A verified (or not) signature or attestation to store, with the facts
-/// the graph derives from it.
-#[derive(Clone, Debug)]
-pub struct SignatureRecord {
-    pub facts: provgraph_model::proofs::SignatureFacts,
-    /// `sigstore-bundle`, `cosign-signature-layer`, `cosign-attestation-layer`.
-    pub format: String,
-    /// How it was signed and checked (keyless certificate, public key, ...).
-    pub method: String,
-    pub trusted: bool,
-    pub signer: Option<String>,
-    pub issuer: Option<String>,
-    pub reason: String,
-    pub log_index: Option<i64>,
-    /// Seconds since the epoch.
-    pub integrated_time: Option<i64>,
-    pub predicate_type: Option<String>,
-    /// JSON: certificate claims, SLSA summary, annotations.
-    pub details: String,
-    /// The evidence as received.
-    pub body: String,
-}
-
-/// A stored signature or attestation.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SignatureRow {
-    pub id: i64,
-    pub evidence_id: String,
-    pub subject: String,
-    pub node_id: i64,
-    pub format: String,
-    pub method: String,
-    pub verified: bool,
-    pub trusted: bool,
-    pub signer: Option<String>,
-    pub issuer: Option<String>,
-    pub reason: String,
-    pub log_index: Option<i64>,
-    pub integrated_time: Option<i64>,
-    pub predicate_type: Option<String>,
-    pub details: String,
-    pub first_seen: i64,
-    pub last_seen: i64,
-}
-
-/// The whole graph by keys, without ids or times: two stores that hold the
-/// same graph have equal snapshots.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Snapshot {
-    pub nodes: BTreeSet<(String, String)>,
-    pub edges: BTreeSet<(String, String, String, String, String)>,
-    pub evidence: BTreeSet<(String, String, String, String, String, String)>,
-    pub attrs: BTreeSet<(String, String, String, String)>,
-    /// Evidence or edges pointing at rows that do not exist (must be 0).
-    pub dangling: usize,
-}
-
-fn kind_name(code: i16) -> String {
-    NodeKind::from_code(code).map_or_else(|| format!("?{code}"), |k| k.as_str().to_string())
-}
-
-fn edge_name(code: i16) -> String {
-    EdgeKind::from_code(code).map_or_else(|| format!("?{code}"), |k| k.as_str().to_string())
-}
-
-impl Snapshot {
-    fn new(
-        nodes: Vec<(i16, String)>,
-        edges: Vec<(i16, i16, String, i16, String)>,
-        evidence: Vec<(i16, String, String, String, String, String)>,
-        attrs: Vec<(i16, String, String, String)>,
-        dangling: usize,
-    ) -> Snapshot {
-        Snapshot {
-            nodes: nodes
-                .into_iter()
-                .map(|(k, key)| (kind_name(k), key))
-                .collect(),
-            edges: edges
-                .into_iter()
-                .map(|(e, fk, f, tk, t)| (edge_name(e), kind_name(fk), f, kind_name(tk), t))
-                .collect(),
-            evidence: evidence
-                .into_iter()
-                .map(|(e, f, t, trace, span, sender)| (edge_name(e), f, t, trace, span, sender))
-                .collect(),
-            attrs: attrs
-                .into_iter()
-                .map(|(k, key, name, value)| (kind_name(k), key, name, value))
-                .collect(),
-            dangling,
-        }
     }
 }
 
@@ -308,16 +111,22 @@ impl Store {
         } else if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
             Store::connect_postgres(url, options).await
         } else {
-            Err(StoreError::Config(format!(
-                "unsupported database URL {:?}: expected sqlite://PATH or postgres://USER@HOST/DB",
-                provgraph_model::keys::shorten(url, 80)
-            )))
+            Err(StoreError::Config {
+                message: format!(
+                    "unsupported database URL {:?}: expected sqlite://PATH or postgres://USER@HOST/DB",
+                    provgraph_model::keys::shorten(url, 80)
+                ),
+                source: None,
+            })
         }
     }
 
     async fn connect_sqlite(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
         let connect = SqliteConnectOptions::from_str(url)
-            .map_err(|err| StoreError::Config(format!("bad SQLite URL {url:?}: {err}")))?
+            .map_err(|err| StoreError::Config {
+                message: format!("bad SQLite URL {url:?}: {err}"),
+                source: Some(err),
+            })?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // FULL: a commit is on disk before the export is acknowledged.
@@ -326,8 +135,9 @@ impl Store {
             .foreign_keys(false)
             .pragma("temp_store", "memory")
             .pragma("cache_size", "-65536");
-        let open_error = |err: sqlx::Error| {
-            StoreError::Unavailable(format!("cannot open SQLite database {url:?}: {err}"))
+        let open_error = |err: sqlx::Error| StoreError::Unavailable {
+            message: format!("cannot open SQLite database {url:?}: {err}"),
+            source: Some(err),
         };
         let write = PoolOptions::<sqlx::Sqlite>::new()
             .max_connections(1)
@@ -338,7 +148,7 @@ impl Store {
         SQLITE_MIGRATIONS
             .run(&write)
             .await
-            .map_err(|err| StoreError::Migrate(err.to_string()))?;
+            .map_err(StoreError::Migrate)?;
         let read = PoolOptions::<sqlx::Sqlite>::new()
             .max_connections(options.read_connections.max(1))
             .acquire_timeout(options.acquire_timeout)
@@ -356,7 +166,10 @@ impl Store {
 
     async fn connect_postgres(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
         let connect = PgConnectOptions::from_str(url)
-            .map_err(|err| StoreError::Config(format!("bad PostgreSQL URL: {err}")))?
+            .map_err(|err| StoreError::Config {
+                message: format!("bad PostgreSQL URL: {err}"),
+                source: Some(err),
+            })?
             // sqlx prepares every statement; after five runs PostgreSQL may
             // switch to a generic plan, which for the frontier queries
             // (`from_id IN (...) ORDER BY id LIMIT n`) can walk the whole
@@ -368,13 +181,14 @@ impl Store {
             .acquire_timeout(options.acquire_timeout)
             .connect_with(connect)
             .await
-            .map_err(|err| {
-                StoreError::Unavailable(format!("cannot connect to PostgreSQL: {err}"))
+            .map_err(|err| StoreError::Unavailable {
+                message: format!("cannot connect to PostgreSQL: {err}"),
+                source: Some(err),
             })?;
         POSTGRES_MIGRATIONS
             .run(&pool)
             .await
-            .map_err(|err| StoreError::Migrate(err.to_string()))?;
+            .map_err(StoreError::Migrate)?;
         let store = Store {
             backend: Backend::Postgres { pool },
             index: Default::default(),
@@ -439,12 +253,12 @@ impl Store {
         Ok(())
     }
 
-    /// Records that image index `index` lists `members` (digest, platform
-    /// such as `linux/arm64`), read from `source` (a registry URL).
+    /// Records that image index `index` lists `members`, read from
+    /// `source` (a registry URL).
     pub async fn write_index(
         &self,
         index: &str,
-        members: &[(String, Option<String>)],
+        members: &[IndexMember],
         source: &str,
     ) -> Result<(), StoreError> {
         let now = now_millis();
@@ -535,13 +349,13 @@ impl Store {
         Ok(on_db!(self, read | conn | reads::nodes_by_id(conn, ids)))
     }
 
-    /// Edges leaving (`outgoing`, toward what the nodes were made from) or
-    /// entering the nodes, of the given kinds (all when empty), ordered by
+    /// Edges leaving the nodes (`Upstream`, toward what they were made from)
+    /// or entering them (`Downstream`), of the given kinds (all when empty), ordered by
     /// id, after the edge id `after`, at most `limit`.
     pub async fn edges(
         &self,
         ids: &[i64],
-        outgoing: bool,
+        direction: Direction,
         kinds: &[EdgeKind],
         after: i64,
         limit: i64,
@@ -551,12 +365,12 @@ impl Store {
         }
         Ok(on_db!(
             self,
-            read | conn | reads::edges_of(conn, ids, outgoing, kinds, after, limit)
+            read | conn | reads::edges_of(conn, ids, direction, kinds, after, limit)
         ))
     }
 
-    /// Attributes (node id, name, value) of the nodes.
-    pub async fn attributes(&self, ids: &[i64]) -> Result<Vec<(i64, String, String)>, StoreError> {
+    /// Attributes of the nodes, by node, name and value.
+    pub async fn attributes(&self, ids: &[i64]) -> Result<Vec<AttrRow>, StoreError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -571,11 +385,8 @@ impl Store {
         ))
     }
 
-    /// Signatures proving (or stating) the edges: (edge id, origin, signature).
-    pub async fn proofs(
-        &self,
-        edge_ids: &[i64],
-    ) -> Result<Vec<(i64, String, SignatureRow)>, StoreError> {
+    /// Signatures proving (or stating) the edges.
+    pub async fn proofs(&self, edge_ids: &[i64]) -> Result<Vec<ProofRow>, StoreError> {
         if edge_ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -585,8 +396,8 @@ impl Store {
         ))
     }
 
-    /// Every stored evidence body: (evidence id, a subject it named, body).
-    pub async fn evidence_bodies(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+    /// Every stored evidence body, with a subject it named.
+    pub async fn evidence_bodies(&self) -> Result<Vec<EvidenceBody>, StoreError> {
         Ok(on_db!(
             self,
             read | conn | signatures::evidence_bodies(conn)
@@ -601,11 +412,8 @@ impl Store {
         ))
     }
 
-    /// The image indexes that list `digest`: (index digest, platform, source).
-    pub async fn indexes_of(
-        &self,
-        digest: &str,
-    ) -> Result<Vec<(String, Option<String>, String)>, StoreError> {
+    /// The image indexes that list `digest`.
+    pub async fn indexes_of(&self, digest: &str) -> Result<Vec<IndexListing>, StoreError> {
         Ok(on_db!(
             self,
             read | conn | index_members::indexes_of(conn, digest)

@@ -17,6 +17,17 @@ pub enum Direction {
     Downstream,
 }
 
+impl Direction {
+    /// The end of an edge (from what was made, to what it was made from)
+    /// that a step in this direction reaches.
+    pub(crate) fn far_end(self, from: i64, to: i64) -> i64 {
+        match self {
+            Direction::Upstream => to,
+            Direction::Downstream => from,
+        }
+    }
+}
+
 /// Bounds on one lineage walk.
 #[derive(Clone, Copy, Debug)]
 pub struct LineageLimits {
@@ -62,11 +73,10 @@ impl Store {
         direction: Direction,
         limits: LineageLimits,
     ) -> Result<Subgraph, StoreError> {
-        let outgoing = direction == Direction::Upstream;
-        let mut bfs = Bfs::new(start.id, outgoing, limits);
+        let mut bfs = Bfs::new(start.id, direction, limits);
         while let Some((frontier, limit)) = bfs.next_level() {
             let found = self
-                .edges(&frontier, outgoing, &[], 0, limit as i64)
+                .edges(&frontier, direction, &[], 0, limit as i64)
                 .await?;
             bfs.absorb(found, limit);
         }
@@ -120,12 +130,12 @@ pub(crate) struct Bfs<E> {
     seen_edges: HashSet<i64>,
     frontier: Vec<i64>,
     level: u32,
-    outgoing: bool,
+    direction: Direction,
     limits: LineageLimits,
 }
 
 impl<E: Ends> Bfs<E> {
-    pub(crate) fn new(start: i64, outgoing: bool, limits: LineageLimits) -> Bfs<E> {
+    pub(crate) fn new(start: i64, direction: Direction, limits: LineageLimits) -> Bfs<E> {
         Bfs {
             order: vec![start],
             depth: HashMap::from([(start, 0)]),
@@ -134,7 +144,7 @@ impl<E: Ends> Bfs<E> {
             seen_edges: HashSet::new(),
             frontier: vec![start],
             level: 0,
-            outgoing,
+            direction,
             limits,
         }
     }
@@ -161,7 +171,7 @@ impl<E: Ends> Bfs<E> {
         let mut next = Vec::new();
         for edge in found {
             let (id, from, to) = edge.ends();
-            let other = if self.outgoing { to } else { from };
+            let other = self.direction.far_end(from, to);
             if let std::collections::hash_map::Entry::Vacant(slot) = self.depth.entry(other) {
                 if self.order.len() >= self.limits.max_nodes {
                     self.truncated = true;

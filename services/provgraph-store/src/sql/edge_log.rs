@@ -2,17 +2,12 @@
 //! (`migrations/*/0005_edge_log.sql`), the initial load, and the rows of an
 //! answer in one query.
 
-use provgraph_model::{EdgeKind, NodeKind};
 use sqlx::QueryBuilder;
 
 use super::common::push_in_ids;
 use super::{Conn, Db};
-use crate::sql::CHUNK;
-use crate::{EdgeRow, NodeRow};
-
-/// One edge change: (seq, added, edge id, kind, from, to, and the
-/// kinds of from and to when those nodes exist).
-pub(crate) type LogRow = (i64, i16, i64, i16, i64, i64, Option<i16>, Option<i16>);
+use crate::sql::{CHUNK, LogRow};
+use crate::{EdgeRow, NodeRow, StoreError};
 
 /// The newest `seq` in the log and the `seq` up to which it was
 /// pruned.
@@ -31,7 +26,8 @@ pub(crate) async fn log_since(
     after: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<LogRow>> {
-    sqlx::query_as(
+    type Stored = (i64, i16, i64, i16, i64, i64, Option<i16>, Option<i16>);
+    let rows: Vec<Stored> = sqlx::query_as(
         "SELECT l.seq, l.added, l.edge_id, l.kind, l.from_id, l.to_id, f.kind, t.kind \
          FROM edge_log l LEFT JOIN nodes f ON f.id = l.from_id LEFT JOIN nodes t ON t.id = l.to_id \
          WHERE l.seq > $1 ORDER BY l.seq LIMIT $2",
@@ -39,7 +35,22 @@ pub(crate) async fn log_since(
     .bind(after)
     .bind(limit)
     .fetch_all(&mut *conn)
-    .await
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(seq, added, edge_id, kind, from_id, to_id, from_kind, to_kind)| LogRow {
+                seq,
+                added: added != 0,
+                edge_id,
+                kind,
+                from_id,
+                to_id,
+                from_kind,
+                to_kind,
+            },
+        )
+        .collect())
 }
 
 /// Drops the changes up to `upto` and records that it did.
@@ -99,13 +110,17 @@ fn push_ids(qb: &mut QueryBuilder<'_, Db>, column: &str, ids: &[i64]) {
     }
 }
 
+/// A node row (0, id, kind, key, first seen, last seen, 0, 0) or an edge
+/// row (1, id, kind, '', first seen, last seen, from, to) of an answer.
+type AnswerRow = (i32, i64, i16, String, i64, i64, i64, i64);
+
 /// The node rows and edge rows of an answer, in one query per
 /// `CHUNK` of each (missing ids are skipped).
 pub(crate) async fn rows_by_id(
     conn: &mut Conn,
     node_ids: &[i64],
     edge_ids: &[i64],
-) -> sqlx::Result<(Vec<NodeRow>, Vec<EdgeRow>)> {
+) -> Result<(Vec<NodeRow>, Vec<EdgeRow>), StoreError> {
     let mut nodes = Vec::with_capacity(node_ids.len());
     let mut edges = Vec::with_capacity(edge_ids.len());
     let mut node_chunks = node_ids.chunks(CHUNK);
@@ -123,28 +138,16 @@ pub(crate) async fn rows_by_id(
             " UNION ALL SELECT 1, id, kind, '', first_seen, last_seen, from_id, to_id FROM edges WHERE ",
         );
         push_ids(&mut qb, "id", e.unwrap_or(&[]));
-        let rows: Vec<(i32, i64, i16, String, i64, i64, i64, i64)> =
-            qb.build_query_as().fetch_all(&mut *conn).await?;
+        let rows: Vec<AnswerRow> = qb.build_query_as().fetch_all(&mut *conn).await?;
         for (t, id, kind, key, first_seen, last_seen, from_id, to_id) in rows {
             if t == 0 {
-                if let Some(kind) = NodeKind::from_code(kind) {
-                    nodes.push(NodeRow {
-                        id,
-                        kind,
-                        key,
-                        first_seen,
-                        last_seen,
-                    });
-                }
-            } else if let Some(kind) = EdgeKind::from_code(kind) {
-                edges.push(EdgeRow {
-                    id,
-                    kind,
-                    from_id,
-                    to_id,
-                    first_seen,
-                    last_seen,
-                });
+                nodes.push(NodeRow::from_stored((
+                    id, kind, key, first_seen, last_seen,
+                ))?);
+            } else {
+                edges.push(EdgeRow::from_stored((
+                    id, kind, from_id, to_id, first_seen, last_seen,
+                ))?);
             }
         }
     }

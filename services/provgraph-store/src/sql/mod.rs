@@ -2,11 +2,12 @@
 //!
 //! Each area is an ordinary file (`writes.rs`, `gc.rs`, `signatures.rs`,
 //! `index_members.rs`, `sboms.rs`, `reads.rs`, `snapshot.rs`, `edge_log.rs`)
-//! written against `super::Db` and `super::Conn`. `sqlite.rs` and
-//! `postgres.rs` mount the same files with `#[path]`, each with its own `Db`,
-//! so both databases run the same SQL text and cannot drift apart; only
-//! trace locking (`lock_traces`) is written per database. rustfmt, clippy
-//! and rust-analyzer read the area files like any other module.
+//! written against `super::Db` and `super::Conn`. `areas.rs` lists them;
+//! `sqlite.rs` and `postgres.rs` each mount `areas.rs` with `#[path]` and
+//! their own `Db`, so both databases run the same SQL text and cannot drift
+//! apart; only trace locking (`lock_traces`) is written per database.
+//! rustfmt, clippy and rust-analyzer read the area files like any other
+//! module.
 //!
 //! No SQL is ever built from input: values are bound, and the only text that
 //! varies is the number of placeholders.
@@ -21,6 +22,21 @@ pub(crate) mod sqlite;
 /// Rows per multi-row statement: 1,000 rows of at most 6 columns stays under
 /// SQLite's 32,766 and PostgreSQL's 65,535 bound parameters.
 pub(crate) const CHUNK: usize = 1000;
+
+/// One change of the edge log (`edge_log.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct LogRow {
+    pub(crate) seq: i64,
+    /// Inserted (else deleted).
+    pub(crate) added: bool,
+    pub(crate) edge_id: i64,
+    pub(crate) kind: i16,
+    pub(crate) from_id: i64,
+    pub(crate) to_id: i64,
+    /// The kinds of the endpoints, when those nodes exist.
+    pub(crate) from_kind: Option<i16>,
+    pub(crate) to_kind: Option<i16>,
+}
 
 /// Runs SQL of the area modules on the store's database: `read` on a reader
 /// connection, `write` in a write transaction that is committed (SQLite:
@@ -102,7 +118,7 @@ pub(crate) async fn acquire_for_write<DB: sqlx::Database>(
 ) -> Result<sqlx::pool::PoolConnection<DB>, StoreError> {
     match tokio::time::timeout(WRITE_CONNECT_TIMEOUT, pool.acquire()).await {
         Ok(conn) => Ok(conn?),
-        Err(_) => Err(StoreError::Unavailable(format!(
+        Err(_) => Err(StoreError::unavailable(format!(
             "no database connection within {WRITE_CONNECT_TIMEOUT:?}"
         ))),
     }

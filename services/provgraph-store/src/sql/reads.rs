@@ -6,8 +6,9 @@ use sqlx::QueryBuilder;
 
 use super::common::push_in_ids;
 use super::{Conn, Db};
+use crate::rows::{EdgeTuple, NodeTuple};
 use crate::sql::CHUNK;
-use crate::{EdgeRow, EvidenceRow, NodeRow};
+use crate::{AttrRow, Direction, EdgeRow, EvidenceRow, NodeRow, StoreError};
 
 /// The build a trace belongs to, when it is a build's trace.
 pub(crate) async fn trace_build(conn: &mut Conn, trace_id: &str) -> sqlx::Result<Option<String>> {
@@ -18,36 +19,11 @@ pub(crate) async fn trace_build(conn: &mut Conn, trace_id: &str) -> sqlx::Result
     Ok(row.map(|(key,)| key))
 }
 
-type NodeTuple = (i64, i16, String, i64, i64);
-
-type EdgeTuple = (i64, i16, i64, i64, i64, i64);
-
-fn node_row((id, kind, key, first_seen, last_seen): NodeTuple) -> Option<NodeRow> {
-    Some(NodeRow {
-        id,
-        kind: NodeKind::from_code(kind)?,
-        key,
-        first_seen,
-        last_seen,
-    })
-}
-
-fn edge_row((id, kind, from_id, to_id, first_seen, last_seen): EdgeTuple) -> Option<EdgeRow> {
-    Some(EdgeRow {
-        id,
-        kind: EdgeKind::from_code(kind)?,
-        from_id,
-        to_id,
-        first_seen,
-        last_seen,
-    })
-}
-
 pub(crate) async fn find_node(
     conn: &mut Conn,
     kind: NodeKind,
     key: &str,
-) -> sqlx::Result<Option<NodeRow>> {
+) -> Result<Option<NodeRow>, StoreError> {
     let row: Option<NodeTuple> = sqlx::query_as(
         "SELECT id, kind, key, first_seen, last_seen FROM nodes WHERE kind = $1 AND key = $2",
     )
@@ -55,7 +31,7 @@ pub(crate) async fn find_node(
     .bind(key.to_string())
     .fetch_optional(&mut *conn)
     .await?;
-    Ok(row.and_then(node_row))
+    row.map(NodeRow::from_stored).transpose()
 }
 
 /// Nodes of `kind` whose key starts with `prefix` (LIKE with the
@@ -65,7 +41,7 @@ pub(crate) async fn nodes_with_prefix(
     kind: NodeKind,
     prefix: &str,
     limit: i64,
-) -> sqlx::Result<Vec<NodeRow>> {
+) -> Result<Vec<NodeRow>, StoreError> {
     let escaped: String = prefix
         .chars()
         .flat_map(|c| match c {
@@ -82,10 +58,10 @@ pub(crate) async fn nodes_with_prefix(
     .bind(limit)
     .fetch_all(&mut *conn)
     .await?;
-    Ok(rows.into_iter().filter_map(node_row).collect())
+    rows.into_iter().map(NodeRow::from_stored).collect()
 }
 
-pub(crate) async fn nodes_by_id(conn: &mut Conn, ids: &[i64]) -> sqlx::Result<Vec<NodeRow>> {
+pub(crate) async fn nodes_by_id(conn: &mut Conn, ids: &[i64]) -> Result<Vec<NodeRow>, StoreError> {
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
         let mut qb = QueryBuilder::<Db>::new(
@@ -93,27 +69,33 @@ pub(crate) async fn nodes_by_id(conn: &mut Conn, ids: &[i64]) -> sqlx::Result<Ve
         );
         push_in_ids(&mut qb, chunk);
         let rows: Vec<NodeTuple> = qb.build_query_as().fetch_all(&mut *conn).await?;
-        out.extend(rows.into_iter().filter_map(node_row));
+        for row in rows {
+            out.push(NodeRow::from_stored(row)?);
+        }
     }
     Ok(out)
 }
 
-/// Edges leaving (`outgoing`) or entering the given nodes, at most
+/// Edges leaving (`Upstream`: toward what the nodes were made from) or
+/// entering (`Downstream`) the given nodes, at most
 /// `limit` (ordered by id, after `after`).
 pub(crate) async fn edges_of(
     conn: &mut Conn,
     ids: &[i64],
-    outgoing: bool,
+    direction: Direction,
     kinds: &[EdgeKind],
     after: i64,
     limit: i64,
-) -> sqlx::Result<Vec<EdgeRow>> {
+) -> Result<Vec<EdgeRow>, StoreError> {
     let mut out = Vec::new();
     for chunk in ids.chunks(CHUNK) {
         let mut qb = QueryBuilder::<Db>::new(
             "SELECT id, kind, from_id, to_id, first_seen, last_seen FROM edges WHERE ",
         );
-        qb.push(if outgoing { "from_id" } else { "to_id" });
+        qb.push(match direction {
+            Direction::Upstream => "from_id",
+            Direction::Downstream => "to_id",
+        });
         push_in_ids(&mut qb, chunk);
         if !kinds.is_empty() {
             qb.push(" AND kind IN (");
@@ -128,7 +110,9 @@ pub(crate) async fn edges_of(
         qb.push(" ORDER BY id LIMIT ");
         qb.push_bind(limit);
         let rows: Vec<EdgeTuple> = qb.build_query_as().fetch_all(&mut *conn).await?;
-        out.extend(rows.into_iter().filter_map(edge_row));
+        for row in rows {
+            out.push(EdgeRow::from_stored(row)?);
+        }
         if out.len() as i64 >= limit {
             out.truncate(limit as usize);
             break;
@@ -137,10 +121,7 @@ pub(crate) async fn edges_of(
     Ok(out)
 }
 
-pub(crate) async fn attrs_of(
-    conn: &mut Conn,
-    ids: &[i64],
-) -> sqlx::Result<Vec<(i64, String, String)>> {
+pub(crate) async fn attrs_of(conn: &mut Conn, ids: &[i64]) -> sqlx::Result<Vec<AttrRow>> {
     let mut out = Vec::new();
     for chunk in ids.chunks(CHUNK) {
         let mut qb =
@@ -163,18 +144,11 @@ pub(crate) async fn evidence_of(
         );
         push_in_ids(&mut qb, chunk);
         qb.push(" ORDER BY edge_id, first_seen, trace_id, span_id");
-        let rows: Vec<(i64, String, String, String, i64, i64)> =
-            qb.build_query_as().fetch_all(&mut *conn).await?;
-        out.extend(rows.into_iter().map(
-            |(edge_id, trace_id, span_id, sender, first_seen, last_seen)| EvidenceRow {
-                edge_id,
-                trace_id,
-                span_id,
-                sender,
-                first_seen,
-                last_seen,
-            },
-        ));
+        out.extend(
+            qb.build_query_as::<EvidenceRow>()
+                .fetch_all(&mut *conn)
+                .await?,
+        );
     }
     Ok(out)
 }

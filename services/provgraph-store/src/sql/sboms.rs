@@ -6,6 +6,7 @@ use provgraph_model::{EdgeKind, NodeKind, NodeRef};
 
 use super::Conn;
 use super::writes::{upsert_edges, upsert_evidence, upsert_nodes};
+use crate::StoreError;
 use crate::plan::Seen;
 
 /// Records what a bare SBOM claims: the artifact CONTAINS each
@@ -17,7 +18,7 @@ pub(crate) async fn write_sbom(
     source: &str,
     sender: &str,
     now: i64,
-) -> Result<(), crate::StoreError> {
+) -> Result<(), StoreError> {
     let artifact = NodeRef::new(NodeKind::Artifact, subject.to_string());
     let mut nodes = BTreeMap::new();
     nodes.insert(artifact.clone(), Seen::at(now));

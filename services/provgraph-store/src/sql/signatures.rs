@@ -10,7 +10,9 @@ use super::gc::collect_garbage;
 use super::writes::{upsert_edges, upsert_nodes};
 use super::{Conn, Db};
 use crate::plan::{EdgeKey, Seen};
+use crate::rows::{origin_from_name, origin_name};
 use crate::sql::CHUNK;
+use crate::{EvidenceBody, ProofRow, StoreError};
 
 /// Writes signature records (one transaction, the caller's): the
 /// signature rows, their nodes, and the edges they state or prove.
@@ -19,7 +21,7 @@ pub(crate) async fn write_signatures(
     conn: &mut Conn,
     records: &[crate::SignatureRecord],
     now: i64,
-) -> Result<Vec<i64>, crate::StoreError> {
+) -> Result<Vec<i64>, StoreError> {
     let mut ids = Vec::with_capacity(records.len());
     for record in records {
         let facts = &record.facts;
@@ -33,7 +35,7 @@ pub(crate) async fn write_signatures(
         }
         let node_ids = upsert_nodes(conn, &nodes).await?;
         let Some(node_id) = node_ids.get(&signature).copied() else {
-            return Err(crate::StoreError::Corrupt(
+            return Err(StoreError::Corrupt(
                 "signature node missing after upsert".into(),
             ));
         };
@@ -86,11 +88,11 @@ pub(crate) async fn write_signatures(
                 .zip(node_ids.get(&edge.to))
                 .and_then(|(from, to)| edge_ids.get(&(edge.kind.code(), *from, *to)));
             let Some(edge_id) = key else {
-                return Err(crate::StoreError::Corrupt(
+                return Err(StoreError::Corrupt(
                     "proof for an edge that was not written".into(),
                 ));
             };
-            let origin = edge.origin.map_or("STATED", |o| o.as_str());
+            let origin = origin_name(edge.origin);
             sqlx::query(
                 "INSERT INTO edge_proofs (edge_id, signature_id, origin) VALUES ($1, $2, $3) \
                  ON CONFLICT (edge_id, signature_id, origin) DO NOTHING",
@@ -152,10 +154,11 @@ pub(crate) async fn signatures_of(
     rows.iter().map(|row| signature_row(row, 0)).collect()
 }
 
+/// The signatures proving or stating the edges, by edge and signature.
 pub(crate) async fn proofs_of(
     conn: &mut Conn,
     edge_ids: &[i64],
-) -> sqlx::Result<Vec<(i64, String, crate::SignatureRow)>> {
+) -> Result<Vec<ProofRow>, StoreError> {
     let mut out = Vec::new();
     for chunk in edge_ids.chunks(CHUNK) {
         let mut qb = QueryBuilder::<Db>::new(format!(
@@ -167,17 +170,23 @@ pub(crate) async fn proofs_of(
         let fetched = qb.build().fetch_all(&mut *conn).await?;
         for row in fetched {
             use sqlx::Row;
-            out.push((row.try_get(0)?, row.try_get(1)?, signature_row(&row, 2)?));
+            let origin: String = row.try_get(1)?;
+            out.push(ProofRow {
+                edge_id: row.try_get(0)?,
+                origin: origin_from_name(&origin)?,
+                signature: signature_row(&row, 2)?,
+            });
         }
     }
     Ok(out)
 }
 
 /// Every stored evidence body with the digest it was imported for.
-pub(crate) async fn evidence_bodies(
-    conn: &mut Conn,
-) -> sqlx::Result<Vec<(String, String, String)>> {
-    sqlx::query_as("SELECT evidence_id, MIN(subject), MIN(body) FROM signatures GROUP BY evidence_id ORDER BY evidence_id")
-        .fetch_all(&mut *conn)
-        .await
+pub(crate) async fn evidence_bodies(conn: &mut Conn) -> sqlx::Result<Vec<EvidenceBody>> {
+    sqlx::query_as(
+        "SELECT evidence_id, MIN(subject) AS subject, MIN(body) AS body FROM signatures \
+         GROUP BY evidence_id ORDER BY evidence_id",
+    )
+    .fetch_all(&mut *conn)
+    .await
 }

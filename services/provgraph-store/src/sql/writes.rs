@@ -10,26 +10,29 @@ use sqlx::QueryBuilder;
 use super::common::push_in_strings;
 use super::gc::collect_garbage;
 use super::{Conn, Db, lock_traces};
-use crate::WriteStats;
 use crate::plan::{EdgeKey, Rows, Seen, plan_traces};
+use crate::rows::node_kind;
 use crate::sql::CHUNK;
+use crate::{StoreError, WriteStats};
 
 fn source_code(source: BuildIdSource) -> i16 {
     source as i16
 }
 
-fn source_from_code(code: i16) -> BuildIdSource {
+/// `traces.build_source` read back: an unknown code is an error.
+fn source_from_code(code: i16) -> Result<BuildIdSource, StoreError> {
     match code {
-        0 => BuildIdSource::PipelineRunId,
-        1 => BuildIdSource::BuildId,
-        _ => BuildIdSource::TraceId,
+        0 => Ok(BuildIdSource::PipelineRunId),
+        1 => Ok(BuildIdSource::BuildId),
+        2 => Ok(BuildIdSource::TraceId),
+        _ => Err(StoreError::unknown("build id source", code)),
     }
 }
 
 async fn load_builds(
     conn: &mut Conn,
     trace_ids: &[String],
-) -> sqlx::Result<BTreeMap<String, BuildChoice>> {
+) -> Result<BTreeMap<String, BuildChoice>, StoreError> {
     let mut out = BTreeMap::new();
     for chunk in trace_ids.chunks(CHUNK) {
         let mut qb = QueryBuilder::<Db>::new(
@@ -41,7 +44,7 @@ async fn load_builds(
             out.insert(
                 trace_id,
                 BuildChoice {
-                    source: source_from_code(source),
+                    source: source_from_code(source)?,
                     key,
                 },
             );
@@ -53,7 +56,7 @@ async fn load_builds(
 async fn load_span_facts(
     conn: &mut Conn,
     trace_ids: &[String],
-) -> Result<Vec<(SpanFacts, i64)>, crate::StoreError> {
+) -> Result<Vec<(SpanFacts, i64)>, StoreError> {
     let mut out = Vec::new();
     for chunk in trace_ids.chunks(CHUNK) {
         let mut qb =
@@ -61,9 +64,7 @@ async fn load_span_facts(
         push_in_strings(&mut qb, chunk);
         let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(&mut *conn).await?;
         for (json, received) in rows {
-            let facts: SpanFacts = serde_json::from_str(&json).map_err(|err| {
-                crate::StoreError::Corrupt(format!("stored span facts do not parse: {err}"))
-            })?;
+            let facts: SpanFacts = serde_json::from_str(&json).map_err(StoreError::SpanFacts)?;
             out.push((facts, received));
         }
     }
@@ -88,7 +89,7 @@ async fn delete_evidence(conn: &mut Conn, trace_ids: &[String]) -> sqlx::Result<
 pub(super) async fn upsert_nodes(
     conn: &mut Conn,
     nodes: &BTreeMap<NodeRef, Seen>,
-) -> sqlx::Result<HashMap<NodeRef, i64>> {
+) -> Result<HashMap<NodeRef, i64>, StoreError> {
     let mut ids = HashMap::with_capacity(nodes.len());
     let rows: Vec<(&NodeRef, &Seen)> = nodes.iter().collect();
     for chunk in rows.chunks(CHUNK) {
@@ -108,9 +109,13 @@ pub(super) async fn upsert_nodes(
         );
         let returned: Vec<(i64, i16, String)> = qb.build_query_as().fetch_all(&mut *conn).await?;
         for (id, kind, key) in returned {
-            if let Some(kind) = NodeKind::from_code(kind) {
-                ids.insert(NodeRef { kind, key }, id);
-            }
+            ids.insert(
+                NodeRef {
+                    kind: node_kind(kind)?,
+                    key,
+                },
+                id,
+            );
         }
     }
     Ok(ids)
@@ -120,11 +125,11 @@ pub(super) async fn upsert_edges(
     conn: &mut Conn,
     edges: &BTreeMap<EdgeKey, Seen>,
     node_ids: &HashMap<NodeRef, i64>,
-) -> Result<HashMap<(i16, i64, i64), i64>, crate::StoreError> {
+) -> Result<HashMap<(i16, i64, i64), i64>, StoreError> {
     let mut rows = Vec::with_capacity(edges.len());
     for ((kind, from, to), seen) in edges {
         let (Some(from), Some(to)) = (node_ids.get(from), node_ids.get(to)) else {
-            return Err(crate::StoreError::Corrupt(format!(
+            return Err(StoreError::Corrupt(format!(
                 "edge endpoint missing after upsert: {from:?} -> {to:?}"
             )));
         };
@@ -207,13 +212,12 @@ async fn insert_span_facts(
     conn: &mut Conn,
     batch: &[SpanFacts],
     now: i64,
-) -> Result<(), crate::StoreError> {
+) -> Result<(), StoreError> {
     let mut rows = Vec::with_capacity(batch.len());
     let mut seen = BTreeSet::new();
     for facts in batch {
         if seen.insert((facts.trace_id.as_str(), facts.span_id.as_str())) {
-            let json = serde_json::to_string(facts)
-                .map_err(|err| crate::StoreError::Corrupt(err.to_string()))?;
+            let json = serde_json::to_string(facts).map_err(StoreError::Encode)?;
             rows.push((facts.trace_id.clone(), facts.span_id.clone(), json));
         }
     }
@@ -276,7 +280,7 @@ pub(crate) async fn write_batch(
     conn: &mut Conn,
     batch: &[SpanFacts],
     now: i64,
-) -> Result<WriteStats, crate::StoreError> {
+) -> Result<WriteStats, StoreError> {
     let mut trace_ids: Vec<String> = batch.iter().map(|f| f.trace_id.clone()).collect();
     trace_ids.sort_unstable();
     trace_ids.dedup();
@@ -337,7 +341,7 @@ pub(crate) async fn write_batch(
             .zip(node_ids.get(to))
             .and_then(|(from, to)| edge_ids.get(&(kind.code(), *from, *to)));
         let Some(id) = id else {
-            return Err(crate::StoreError::Corrupt(
+            return Err(StoreError::Corrupt(
                 "evidence for an edge that was not written".into(),
             ));
         };

@@ -6,7 +6,7 @@
 
 use provgraph_model::{BuildChoice, BuildIdSource, Image, NodeKind, SpanFacts, WorkloadIdentity};
 use provgraph_store::testing::{Flavor, TestDb};
-use provgraph_store::{Direction, LineageLimits, NodeRow, PageRequest, Store};
+use provgraph_store::{Direction, IndexMember, LineageLimits, NodeRow, PageRequest, Store};
 
 struct Rng(u64);
 
@@ -181,7 +181,16 @@ async fn index_answers_as_sql_on_random_graphs(flavor: Flavor) {
         store
             .write_index(
                 &digest(7777),
-                &[(digest(1), Some("linux/amd64".into())), (digest(2), None)],
+                &[
+                    IndexMember {
+                        digest: digest(1),
+                        platform: Some("linux/amd64".into()),
+                    },
+                    IndexMember {
+                        digest: digest(2),
+                        platform: None,
+                    },
+                ],
                 "registry.example/x",
             )
             .await

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use provgraph_model::{BuildChoice, BuildIdSource, Image, NodeKind, SpanFacts, WorkloadIdentity};
 use provgraph_store::ingest::{Ingest, IngestConfig, IngestError};
 use provgraph_store::testing::{Flavor, TestDb};
-use provgraph_store::{Direction, LineageLimits, Snapshot, Store};
+use provgraph_store::{Direction, LineageLimits, Snapshot, Store, StoreError};
 
 fn hex32(n: u32) -> String {
     format!("{n:032x}")
@@ -146,7 +146,10 @@ async fn evidence_names_trace_span_and_sender(flavor: Flavor) {
         .await
         .unwrap()
         .unwrap();
-    let edges = s.edges(&[artifact.id], true, &[], 0, 10).await.unwrap();
+    let edges = s
+        .edges(&[artifact.id], Direction::Upstream, &[], 0, 10)
+        .await
+        .unwrap();
     assert_eq!(edges.len(), 1);
     let evidence = s.evidence(&[edges[0].id]).await.unwrap();
     assert_eq!(evidence.len(), 1);
@@ -158,7 +161,7 @@ async fn evidence_names_trace_span_and_sender(flavor: Flavor) {
     assert!(
         attrs
             .iter()
-            .any(|(_, n, v)| n == "container.image.tags" && v == "v3")
+            .any(|a| a.name == "container.image.tags" && a.value == "v3")
     );
     db.cleanup().await;
 }
@@ -362,7 +365,59 @@ async fn ingest_groups_requests_and_refuses_when_full(flavor: Flavor) {
     db.cleanup().await;
 }
 
+/// Runs one statement on the test database, beside the store.
+async fn raw_sql(db: &TestDb, sql: &str) {
+    use sqlx::Connection;
+    match db.flavor() {
+        Flavor::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+            sqlx::query(sql).execute(&mut conn).await.unwrap();
+        }
+        Flavor::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            sqlx::query(sql).execute(&mut conn).await.unwrap();
+        }
+    }
+}
+
+/// Codes the store does not know (a newer version's rows, or damaged ones)
+/// are errors, never read as some other kind or source.
+async fn unknown_stored_codes_are_errors(flavor: Flavor) {
+    let (db, s) = store(flavor).await;
+    s.write(&build_spans(6)).await.unwrap();
+    let artifact = s
+        .node(NodeKind::Artifact, &digest(6))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.nodes(&[artifact.id]).await.unwrap().len(), 1);
+    raw_sql(&db, "UPDATE traces SET build_source = 9").await;
+    let err = s.write(&build_spans(6)).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::UnknownValue { what: "build id source", value } if value == "9"),
+        "{err}"
+    );
+    raw_sql(
+        &db,
+        &format!("UPDATE nodes SET kind = 99 WHERE id = {}", artifact.id),
+    )
+    .await;
+    let err = s.nodes(&[artifact.id]).await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            StoreError::UnknownValue {
+                what: "node kind",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    db.cleanup().await;
+}
+
 provgraph_store::both_databases!(
+    unknown_stored_codes_are_errors,
     children_before_root_give_the_same_graph_as_root_first,
     replays_change_nothing,
     evidence_names_trace_span_and_sender,
