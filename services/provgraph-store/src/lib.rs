@@ -87,7 +87,7 @@ enum Backend {
 #[derive(Clone, Debug)]
 pub struct Store {
     backend: Backend,
-    /// The in-memory lineage index (`index.rs`), shared by all clones.
+    /// The in-memory lineage index (`index/`), shared by all clones.
     index: std::sync::Arc<index::IndexState>,
 }
 

@@ -1,5 +1,5 @@
 //! Lineage: the subgraph reachable from one node, walked breadth-first one
-//! depth at a time. From the in-memory index (`index.rs`) when it is loaded
+//! depth at a time. From the in-memory index (`index/`) when it is loaded
 //! and can vouch for the answer; else with one query per depth (the frontier
 //! as an id list), so that cost follows the size of the answer, never the
 //! size of the graph. Both give the same answer (tested).

@@ -1,4 +1,4 @@
-//! The lineage index's SQL (`index.rs`): the edge change log
+//! The lineage index's SQL (`index/`): the edge change log
 //! (`migrations/*/0005_edge_log.sql`), the initial load, and the rows of an
 //! answer in one query.
 
