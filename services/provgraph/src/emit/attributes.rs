@@ -63,3 +63,34 @@ impl Collected {
         self.summary.push((what.to_string(), text.into()));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_as_json_and_as_opentelemetry() {
+        let list = Value::Strs(vec!["a@v1".into(), "b@v2".into()]);
+        assert_eq!(list.to_json(), serde_json::json!(["a@v1", "b@v2"]));
+        assert_eq!(Value::Int(3).to_json(), serde_json::json!(3));
+        assert_eq!(Value::Str("x".into()).to_json(), serde_json::json!("x"));
+        assert_eq!(
+            list.to_otel(),
+            opentelemetry::Value::Array(opentelemetry::Array::String(vec![
+                "a@v1".into(),
+                "b@v2".into()
+            ]))
+        );
+        assert_eq!(Value::Int(3).to_otel(), opentelemetry::Value::I64(3));
+
+        let mut out = Collected::default();
+        out.put("process.exit.code", Value::Int(3));
+        out.say("exit code", "3");
+        assert_eq!(out.get("process.exit.code"), Some(&Value::Int(3)));
+        assert_eq!(out.get("process.exit"), None);
+        assert_eq!(
+            out.summary,
+            vec![("exit code".to_string(), "3".to_string())]
+        );
+    }
+}
