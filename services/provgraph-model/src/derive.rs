@@ -16,34 +16,38 @@ use serde::{Deserialize, Serialize};
 use crate::facts::{BuildChoice, Image, SpanFacts};
 use crate::keys::NodeKind;
 
-/// The kinds of edge. Numeric codes are stored: never reuse or renumber one.
+/// The kinds of edge; each points from what was made to what it was made from.
+// Numeric codes are stored: never reuse or renumber one. The doc comments
+// are the GraphQL schema's descriptions (feature `graphql`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 pub enum EdgeKind {
     /// ARTIFACT -> BUILD: the build produced the artifact.
     BuiltBy,
-    /// BUILD -> COMMIT: the build built this commit.
+    /// BUILD -> COMMIT: the build built the commit.
     FromCommit,
-    /// BUILD -> REPOSITORY: the build built from this repository.
+    /// BUILD -> REPOSITORY: the build built from the repository.
     FromRepository,
-    /// COMMIT -> REPOSITORY: the commit belongs to the repository.
+    /// COMMIT -> REPOSITORY: the commit is in the repository.
     InRepository,
-    /// BUILD -> GOMOD: the build used this go.mod.
+    /// BUILD -> GOMOD: the build used the go.mod.
     UsedGomod,
     /// BUILD -> ARTIFACT: the build ran in this (builder) image.
     BuiltWith,
-    /// WORKLOAD -> ARTIFACT: the workload runs this image.
+    /// WORKLOAD -> ARTIFACT: the workload runs the image.
     Runs,
-    /// SIGNATURE or ATTESTATION -> ARTIFACT: it signs (names) the artifact.
+    /// SIGNATURE or ATTESTATION -> ARTIFACT: it signs the artifact (verified or not).
     Signs,
     /// SIGNATURE or ATTESTATION -> IDENTITY: who signed it.
     SignedBy,
-    /// ARTIFACT (a platform manifest) -> ARTIFACT (the image index listing
-    /// it): the index was made from its platform manifests, and what was
-    /// claimed or proven for the index covers them.
+    // The index was made from its platform manifests, and what was claimed
+    // or proven for the index covers them.
+    /// ARTIFACT (platform manifest) -> ARTIFACT (the image index listing it).
     PartOf,
-    /// GOMOD -> MODULE: the go.mod requires this module version directly.
+    /// GOMOD -> MODULE: a direct requirement.
     Requires,
-    /// GOMOD -> MODULE: ... indirectly (`// indirect`).
+    // `// indirect` in the go.mod.
+    /// GOMOD -> MODULE: an indirect requirement.
     RequiresIndirect,
     /// ARTIFACT -> MODULE or PACKAGE: an SBOM of the artifact lists it.
     Contains,

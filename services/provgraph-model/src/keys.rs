@@ -13,30 +13,36 @@ use serde::{Deserialize, Serialize};
 /// a key.
 pub const MAX_KEY_LEN: usize = 1024;
 
-/// The kinds of node in the provenance graph.
-///
-/// The numeric codes are stored in the database: never reuse or renumber one.
+/// The kinds of node.
+// The numeric codes are stored in the database: never reuse or renumber one.
+// The doc comments are the GraphQL schema's descriptions (feature `graphql`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum NodeKind {
+    /// A source repository; key: host and path, lower-case (`github.com/acme/calc`).
     Repository,
+    /// A commit; key: the SHA in lower-case hex.
     Commit,
+    /// A go.mod file by content; key: `sha256:` and 64 hex digits.
     Gomod,
+    /// A CI build (pipeline run); key: the build id as given, else the trace id.
     Build,
+    /// An image or other artifact; key: its digest, `sha256:` and 64 hex digits.
     Artifact,
+    /// A running workload; key: `ENVIRONMENT/NAMESPACE/NAME`, `-` for an absent part.
     Workload,
-    /// A signature over an artifact (cosign simple signing, a Sigstore
-    /// message signature); key: `sha256:` and the hex SHA-256 of the
-    /// evidence as imported (canonical JSON).
+    // Cosign simple signing, a Sigstore message signature; the evidence as
+    // imported.
+    /// A signature over an artifact; key: `sha256:` and the hex SHA-256 of the evidence (canonical JSON).
     Signature,
     /// A signed in-toto statement (DSSE); key as for a signature.
     Attestation,
-    /// Who signed: `ISSUER|SUBJECT` for a keyless (Fulcio) signer,
-    /// `key:NAME` for a trust-policy key.
+    /// A signer; key: `ISSUER|SUBJECT` (keyless) or `key:NAME` (a trust-policy key).
     Identity,
-    /// A Go module version a go.mod requires; key: `PATH@VERSION`.
+    /// A Go module version a go.mod requires or an SBOM lists; key: `PATH@VERSION`.
     Module,
-    /// A package (other than a Go module) an SBOM lists; key: its purl.
+    /// A package other than a Go module that an SBOM lists; key: its purl.
     Package,
 }
 

@@ -6,6 +6,7 @@
 //! with tables and fuzzed.
 
 pub mod attributes;
+pub mod audit;
 pub mod derive;
 pub mod extract;
 pub mod facts;
