@@ -6,7 +6,7 @@
 //! and call the store. Queries are bounded by depth, complexity, a time
 //! limit, and per-list and per-lineage node caps (see [`ApiLimits`]).
 
-pub mod evidence;
+mod evidence;
 mod schema;
 mod time;
 
@@ -94,7 +94,9 @@ pub fn routers(store: Store, limits: ApiLimits, policy: Arc<TrustPolicy>) -> Api
     let write = Router::new()
         .route("/v1/evidence", post(evidence::post_evidence))
         .route("/v1/index", post(evidence::post_index))
-        .layer(DefaultBodyLimit::max(evidence::MAX_EVIDENCE_BYTES))
+        .layer(DefaultBodyLimit::max(
+            provgraph_evidence::MAX_EVIDENCE_BYTES,
+        ))
         .with_state(evidence::EvidenceState { store, policy });
     let read = Router::new()
         .route("/graphql", get(graphiql).post(graphql))

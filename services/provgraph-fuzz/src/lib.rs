@@ -250,7 +250,7 @@ pub fn policy() -> &'static TrustPolicy {
     })
 }
 
-/// A body posted to `/v1/evidence`, read as `provgraph_api::evidence::import`
+/// A body posted to `/v1/evidence`, read as `provgraph_evidence::import`
 /// reads it: UTF-8, then a bare SBOM, else evidence (a Sigstore bundle or a
 /// cosign layer), parsed without and with `?digest=`, each verified against
 /// [`policy`], with the SBOM and SLSA readers over its predicate.

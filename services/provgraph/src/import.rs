@@ -245,7 +245,7 @@ pub fn reverify(args: ReverifyArgs) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        let outcome = provgraph_api::evidence::reverify_stored(&store, policy).await;
+        let outcome = provgraph_evidence::reverify_stored(&store, policy).await;
         store.close().await;
         match outcome {
             Ok((changed, checked)) => {

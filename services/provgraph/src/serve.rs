@@ -195,7 +195,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .map_err(|err| format!("cannot open database: {err}"))?;
     // A changed policy (a new key, a removed identity) re-evaluates what is
     // stored before anything is served.
-    match provgraph_api::evidence::reverify_stored(&store, policy.clone()).await {
+    match provgraph_evidence::reverify_stored(&store, policy.clone()).await {
         Ok((changed, checked)) if checked > 0 => {
             tracing::info!(
                 checked,

@@ -1,0 +1,335 @@
+//! Evidence recording and re-verification, for the API (`POST /v1/evidence`,
+//! `POST /v1/index`) and the command line (`provgraph reverify`) alike.
+//!
+//! A body is a bare SBOM (recorded as the sender's claims) or evidence (a
+//! Sigstore bundle or a cosign layer): parsed and verified offline against
+//! the trust policy, each per-subject result translated into a
+//! [`SignatureRecord`](provgraph_store::SignatureRecord) with the lineage it
+//! proves ([`record`]), and stored, verified or not. [`reverify_stored`]
+//! verifies everything stored again (a changed policy re-evaluates
+//! `trusted`). No HTTP here: errors say whether the body was at fault
+//! ([`ImportError::Invalid`]) or the store.
+
+mod index;
+mod record;
+mod sbom;
+
+use std::sync::Arc;
+
+use provgraph_model::Principal;
+use provgraph_signatures::{TrustPolicy, VerificationResult, parse_evidence, verify_evidence};
+use provgraph_store::{SignatureRecord, Store, StoreError};
+use serde::Serialize;
+
+pub use index::parse_index;
+
+/// Largest evidence body accepted, in bytes.
+pub const MAX_EVIDENCE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Why evidence was not imported.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The body is not evidence provgraph can read: nothing stored.
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// One result of an import: a signature's verification (verified or not)
+/// for one subject, or an SBOM recorded as claims.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ImportResult {
+    Signature(Box<VerificationResult>),
+    Sbom {
+        subject: String,
+        /// What was recorded.
+        reason: String,
+        /// Hex SHA-256 of the SBOM as received.
+        evidence_id: String,
+    },
+}
+
+impl ImportResult {
+    pub fn subject(&self) -> &str {
+        match self {
+            ImportResult::Signature(result) => &result.subject,
+            ImportResult::Sbom { subject, .. } => subject,
+        }
+    }
+
+    pub fn evidence_id(&self) -> &str {
+        match self {
+            ImportResult::Signature(result) => &result.evidence_id,
+            ImportResult::Sbom { evidence_id, .. } => evidence_id,
+        }
+    }
+
+    /// The signature is cryptographically valid for the subject.
+    pub fn verified(&self) -> bool {
+        matches!(self, ImportResult::Signature(result) if result.verified)
+    }
+
+    /// Verified, and the signer is allowed by the trust policy.
+    pub fn trusted(&self) -> bool {
+        matches!(self, ImportResult::Signature(result) if result.trusted)
+    }
+}
+
+/// The result as `POST /v1/evidence` answers it, in this order: `subject`,
+/// `verified`, `trusted`, `signer`, `issuer`, `reason`, `evidenceId`,
+/// `method`, `logIndex`, `integratedTime`.
+impl Serialize for ImportResult {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let none: Option<&str> = None;
+        let (signer, issuer, reason, method, log_index, integrated_time) = match self {
+            ImportResult::Signature(r) => (
+                r.signer.as_deref(),
+                r.issuer.as_deref(),
+                r.reason.as_str(),
+                record::method_name(r.method),
+                r.log_index,
+                r.integrated_time,
+            ),
+            ImportResult::Sbom { reason, .. } => (none, none, reason.as_str(), "SBOM", None, None),
+        };
+        let mut out = serializer.serialize_struct("ImportResult", 10)?;
+        out.serialize_field("subject", self.subject())?;
+        out.serialize_field("verified", &self.verified())?;
+        out.serialize_field("trusted", &self.trusted())?;
+        out.serialize_field("signer", &signer)?;
+        out.serialize_field("issuer", &issuer)?;
+        out.serialize_field("reason", reason)?;
+        out.serialize_field("evidenceId", self.evidence_id())?;
+        out.serialize_field("method", method)?;
+        out.serialize_field("logIndex", &log_index)?;
+        out.serialize_field("integratedTime", &integrated_time)?;
+        out.end()
+    }
+}
+
+/// Parses, verifies and stores one piece of evidence (or a bare SBOM).
+pub async fn import(
+    store: &Store,
+    policy: Arc<TrustPolicy>,
+    body: &[u8],
+    digest: Option<String>,
+) -> Result<Vec<ImportResult>, ImportError> {
+    import_as(store, policy, body, digest, None).await
+}
+
+/// [`import`] on behalf of an authenticated sender: an SBOM's claims are
+/// recorded under the sender's name (`NAME/sbom:sha256:...`), and the
+/// sender of signatures is logged with their verification.
+pub async fn import_as(
+    store: &Store,
+    policy: Arc<TrustPolicy>,
+    body: &[u8],
+    digest: Option<String>,
+    principal: Option<&Principal>,
+) -> Result<Vec<ImportResult>, ImportError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| ImportError::Invalid("evidence must be UTF-8 JSON".into()))?
+        .to_string();
+    if let Ok(document) = serde_json::from_str::<serde_json::Value>(&text)
+        && let Some(sbom) = provgraph_model::sbom::sbom_packages(&document)
+    {
+        return sbom::import_sbom(store, &text, sbom, digest, principal).await;
+    }
+    // Verification is CPU work (signatures, certificate chains): off the
+    // async workers.
+    let verified = tokio::task::spawn_blocking(move || {
+        let evidence = parse_evidence(text.as_bytes(), digest.as_deref())
+            .map_err(|err| ImportError::Invalid(err.to_string()))?;
+        let mut out = Vec::new();
+        for item in &evidence {
+            for result in verify_evidence(item, &policy) {
+                out.push((record::record(item, &result, &text), result));
+            }
+        }
+        Ok::<_, ImportError>(out)
+    })
+    .await
+    .map_err(|err| ImportError::Invalid(format!("verification failed unexpectedly: {err}")))??;
+    let mut records: Vec<SignatureRecord> =
+        verified.iter().map(|(record, _)| record.clone()).collect();
+    // A signed trace id names the build of that trace: the run id the trace
+    // carries when provgraph has seen it, else the trace id itself (the
+    // build key of a trace without a run id).
+    for (record, (_, result)) in records.iter_mut().zip(&verified) {
+        if !result.verified {
+            continue;
+        }
+        if let Some(trace) = record::annotated_trace(result) {
+            let build = store.trace_build(&trace).await?.unwrap_or(trace);
+            record.facts.claims.push(record::run_claim(build));
+        }
+    }
+    store.write_signatures(&records).await?;
+    if let Some(principal) = principal {
+        for (_, result) in &verified {
+            tracing::info!(
+                principal = principal.name(),
+                subject = %result.subject,
+                verified = result.verified,
+                trusted = result.trusted,
+                "evidence stored"
+            );
+        }
+    }
+    Ok(verified
+        .into_iter()
+        .map(|(_, result)| ImportResult::Signature(Box::new(result)))
+        .collect())
+}
+
+/// Verifies every stored piece of evidence again under `policy` and stores
+/// the outcome; returns how many results changed their verified or trusted
+/// flag, and how many were checked.
+pub async fn reverify_stored(
+    store: &Store,
+    policy: Arc<TrustPolicy>,
+) -> Result<(usize, usize), ImportError> {
+    let bodies = store.evidence_bodies().await?;
+    let mut changed = 0;
+    let mut checked = 0;
+    for provgraph_store::EvidenceBody { subject, body, .. } in bodies {
+        let before: Vec<(String, bool, bool)> = store
+            .signatures(&subject)
+            .await?
+            .into_iter()
+            .map(|s| (s.evidence_id, s.verified, s.trusted))
+            .collect();
+        let results = import(
+            store,
+            policy.clone(),
+            body.as_bytes(),
+            Some(subject.clone()),
+        )
+        .await?;
+        for result in &results {
+            checked += 1;
+            let same = before.iter().any(|(id, v, t)| {
+                id == result.evidence_id() && *v == result.verified() && *t == result.trusted()
+            });
+            if !same && result.subject() == subject {
+                changed += 1;
+            }
+        }
+    }
+    Ok((changed, checked))
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+    use provgraph_model::NodeKind;
+    use provgraph_store::both_databases;
+    use provgraph_store::testing::{Flavor, TestDb};
+
+    use super::*;
+
+    const DIGEST: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+
+    fn forged_layer() -> Vec<u8> {
+        let payload = serde_json::json!({
+            "critical": {
+                "identity": {"docker-reference": "ghcr.io/acme/calc"},
+                "image": {"docker-manifest-digest": DIGEST},
+                "type": "cosign container image signature"
+            },
+            "optional": {"cicd.pipeline.run.id": "run-9"}
+        });
+        let b64 = base64::engine::general_purpose::STANDARD;
+        serde_json::to_vec(&serde_json::json!({
+            "payload": b64.encode(payload.to_string()),
+            "signature": b64.encode(b"forged"),
+        }))
+        .unwrap()
+    }
+
+    fn spdx() -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "spdxVersion": "SPDX-2.3",
+            "creationInfo": {"creators": ["Tool: syft-1.0"]},
+            "packages": [{
+                "name": "golang.org/x/text",
+                "externalRefs": [{
+                    "referenceCategory": "PACKAGE-MANAGER",
+                    "referenceType": "purl",
+                    "referenceLocator": "pkg:golang/golang.org/x/text@v0.14.0"
+                }]
+            }]
+        }))
+        .unwrap()
+    }
+
+    async fn records_and_reverifies(flavor: Flavor) {
+        let db = TestDb::new(flavor).await;
+        let store = db.store().await.unwrap();
+        let policy = Arc::new(TrustPolicy::default());
+
+        // A forgery is kept, unverified, and proves nothing.
+        let results = import(&store, policy.clone(), &forged_layer(), None)
+            .await
+            .unwrap();
+        assert_eq!(results.len(), 1);
+        assert_eq!(results[0].subject(), DIGEST);
+        assert!(!results[0].verified() && !results[0].trusted());
+        let stored = store.signatures(DIGEST).await.unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].evidence_id, results[0].evidence_id());
+        assert!(!stored[0].verified);
+        assert_eq!(store.node(NodeKind::Build, "run-9").await.unwrap(), None);
+        let answer = serde_json::to_string(&results[0]).unwrap();
+        assert!(
+            answer.starts_with(&format!(
+                "{{\"subject\":\"{DIGEST}\",\"verified\":false,\"trusted\":false,"
+            )),
+            "{answer}"
+        );
+
+        // Verified again under the same policy: nothing changes.
+        assert_eq!(
+            reverify_stored(&store, policy.clone()).await.unwrap(),
+            (0, 1)
+        );
+
+        // A bare SBOM: the sender's claims.
+        let results = import(&store, policy.clone(), &spdx(), Some(DIGEST.to_string()))
+            .await
+            .unwrap();
+        assert!(
+            matches!(&results[0], ImportResult::Sbom { reason, .. } if reason.contains("by syft-1.0: 1 Go module(s)")),
+            "{results:?}"
+        );
+        assert!(
+            store
+                .node(NodeKind::Module, "golang.org/x/text@v0.14.0")
+                .await
+                .unwrap()
+                .is_some()
+        );
+        let answer = serde_json::to_value(&results[0]).unwrap();
+        assert_eq!(answer["method"], "SBOM");
+        assert_eq!(answer["signer"], serde_json::Value::Null);
+
+        // What is not evidence is refused, and nothing is stored.
+        for (body, digest) in [
+            (&b"\xff"[..], None),
+            (&b"{}"[..], None),
+            (&spdx()[..], None),
+            (&spdx()[..], Some("sha256:12".to_string())),
+        ] {
+            let err = import(&store, policy.clone(), body, digest)
+                .await
+                .unwrap_err();
+            assert!(matches!(err, ImportError::Invalid(_)), "{err}");
+        }
+        assert_eq!(store.signatures(DIGEST).await.unwrap().len(), 1);
+        db.cleanup().await;
+    }
+
+    both_databases!(records_and_reverifies);
+}
