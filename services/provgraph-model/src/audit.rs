@@ -79,14 +79,14 @@ pub struct AuditOutcome {
     pub verdict: Verdict,
     /// Why, in one line.
     pub summary: String,
+    /// Claims and proofs that disagree, by kind: builds, commits, repositories.
+    pub conflicts: Vec<Conflict>,
     /// Some signature verifies and its signer is allowed by the policy.
     pub signed_by_trusted_signer: bool,
     /// A trusted signer's verified proof names the source commit.
     pub source_proven: bool,
     /// Spans claim a commit, and each commit they claim is proven.
     pub claims_corroborated: bool,
-    /// Claims and proofs that disagree, by kind: builds, commits, repositories.
-    pub conflicts: Vec<Conflict>,
 }
 
 /// Which edges count when walking the chain.

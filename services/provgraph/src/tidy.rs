@@ -14,7 +14,6 @@ const MAX_LINES: usize = 800;
 /// Violations that were here when this check came in, being removed by
 /// the restructuring (issue #10); nothing new may join them.
 const KNOWN: &[&str] = &[
-    "provgraph-api/src/schema.rs",
     "provgraph-collector: admission -> http -> admission",
     "provgraph-signatures: evidence -> layer -> evidence",
     "provgraph-signatures: evidence -> layer -> verify -> evidence",
