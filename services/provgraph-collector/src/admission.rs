@@ -24,10 +24,11 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderValue, header};
 use http_body_util::BodyExt;
 use tokio::sync::Semaphore;
 
+use crate::status::{self, Encoding, ErrorKind};
 use crate::{Collector, Counters};
 
 const STEP: usize = 64 * 1024;
@@ -88,11 +89,11 @@ impl Drop for Held {
 /// Why a body was not admitted.
 #[derive(Debug)]
 enum Problem {
-    /// Over the per-request limit: 413 / RESOURCE_EXHAUSTED.
+    /// Over the per-request limit: [`ErrorKind::TooLarge`].
     TooLarge(String),
-    /// The shared budget is spent: 429 / UNAVAILABLE, retry later.
+    /// The shared budget is spent: [`ErrorKind::Overloaded`].
     Overloaded,
-    /// Unreadable or too slow: 400 / INVALID_ARGUMENT.
+    /// Unreadable or too slow: [`ErrorKind::InvalidArgument`].
     Invalid(String),
 }
 
@@ -152,53 +153,28 @@ impl Admission {
                     .fetch_add(1, Ordering::Relaxed);
             }
         }
-        let (status, code, message) = match problem {
-            Problem::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, 8, m),
+        let (kind, message) = match problem {
+            Problem::TooLarge(m) => (ErrorKind::TooLarge, m),
             Problem::Overloaded => (
-                StatusCode::TOO_MANY_REQUESTS,
-                14,
+                ErrorKind::Overloaded,
                 "receiver busy: too many request bytes in flight; retry later".to_string(),
             ),
-            Problem::Invalid(m) => (StatusCode::BAD_REQUEST, 3, m),
+            Problem::Invalid(m) => (ErrorKind::InvalidArgument, m),
         };
         match wire {
-            Wire::Grpc => grpc_status(code, &message),
-            Wire::Http { json } => crate::http::status_response(
+            Wire::Grpc => status::grpc_status(kind, &message),
+            Wire::Http { json } => status::http_status(
                 if json {
-                    crate::http::Encoding::Json
+                    Encoding::Json
                 } else {
-                    crate::http::Encoding::Protobuf
+                    Encoding::Protobuf
                 },
-                status,
-                code,
+                kind,
                 &message,
-                (status == StatusCode::TOO_MANY_REQUESTS).then_some(self.retry_after_seconds),
+                self.retry_after_seconds,
             ),
         }
     }
-}
-
-/// A trailers-only gRPC answer: `code` and `message` (percent-encoded).
-pub fn grpc_status(code: i32, message: &str) -> Response {
-    let mut response = Response::new(Body::empty());
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/grpc"),
-    );
-    headers.insert("grpc-status", HeaderValue::from(code));
-    let mut encoded = String::with_capacity(message.len());
-    for b in message.bytes() {
-        if (0x20..=0x7e).contains(&b) && b != b'%' {
-            encoded.push(b as char);
-        } else {
-            encoded.push_str(&format!("%{b:02X}"));
-        }
-    }
-    if let Ok(value) = HeaderValue::from_str(&encoded) {
-        headers.insert("grpc-message", value);
-    }
-    response
 }
 
 fn wire_of(headers: &HeaderMap) -> Wire {

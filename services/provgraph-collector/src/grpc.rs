@@ -13,7 +13,8 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use tonic::codec::CompressionEncoding;
-use tonic::{Request, Response, Status};
+use provgraph_otlp::{ErrorKind, grpc_code};
+use tonic::{Code, Request, Response, Status};
 
 use provgraph_model::Principal;
 
@@ -27,13 +28,7 @@ pub struct GrpcReceiver {
 
 impl From<ExportError> for Status {
     fn from(err: ExportError) -> Status {
-        match err {
-            ExportError::InvalidArgument(m) | ExportError::UnsupportedMediaType(m) => {
-                Status::invalid_argument(m)
-            }
-            ExportError::TooLarge(m) => Status::resource_exhausted(m),
-            ExportError::Unavailable(m) => Status::unavailable(m),
-        }
+        Status::new(Code::from_i32(err.kind().grpc_code()), err.to_string())
     }
 }
 
@@ -71,8 +66,11 @@ pub fn remap_status<B>(mut response: http::Response<B>) -> http::Response<B> {
         .and_then(|v| v.parse::<i32>().ok());
     match code {
         // OUT_OF_RANGE: "decoded message length too large".
-        Some(11) => {
-            headers.insert("grpc-status", http::HeaderValue::from_static("8"));
+        Some(grpc_code::OUT_OF_RANGE) => {
+            headers.insert(
+                "grpc-status",
+                http::HeaderValue::from(ErrorKind::TooLarge.grpc_code()),
+            );
             headers.insert(
                 "grpc-message",
                 http::HeaderValue::from_static(
@@ -82,8 +80,11 @@ pub fn remap_status<B>(mut response: http::Response<B>) -> http::Response<B> {
         }
         // INTERNAL: tonic's name for undecodable protobuf or compression;
         // its message (already percent-encoded) stays.
-        Some(13) => {
-            headers.insert("grpc-status", http::HeaderValue::from_static("3"));
+        Some(grpc_code::INTERNAL) => {
+            headers.insert(
+                "grpc-status",
+                http::HeaderValue::from(ErrorKind::InvalidArgument.grpc_code()),
+            );
         }
         _ => {}
     }

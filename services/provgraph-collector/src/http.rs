@@ -13,30 +13,13 @@ use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, header};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 use provgraph_model::Principal;
-use provgraph_otlp::grpc_code;
-
 use crate::admission::Admission;
+use crate::status::{self, Encoding};
 use crate::{Collector, ExportError};
-
-/// The request body's encoding, which the answer uses too.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Encoding {
-    Protobuf,
-    Json,
-}
-
-impl Encoding {
-    fn content_type(self) -> &'static str {
-        match self {
-            Encoding::Protobuf => "application/x-protobuf",
-            Encoding::Json => "application/json",
-        }
-    }
-}
 
 /// The router serving `/v1/traces`, behind `admission` (which reads,
 /// bounds and decompresses every body).
@@ -53,98 +36,25 @@ pub fn router(collector: Collector, admission: Admission) -> Router {
         .with_state(collector)
 }
 
-/// A `google.rpc.Status` answer in the encoding of a request with
-/// `headers` (JSON for JSON, else protobuf), with `Retry-After` when given:
-/// for refusals made before the receiver (authentication, say).
-pub fn status_for_request(
-    headers: &HeaderMap,
-    status: StatusCode,
-    code: i32,
-    message: &str,
-    retry_after: Option<u32>,
-) -> Response {
-    let encoding = match media_type(headers) {
-        Ok(Encoding::Json) => Encoding::Json,
-        _ => Encoding::Protobuf,
-    };
-    status_response(encoding, status, code, message, retry_after)
-}
-
-pub(crate) fn status_response(
-    encoding: Encoding,
-    status: StatusCode,
-    code: i32,
-    message: &str,
-    retry_after: Option<u32>,
-) -> Response {
-    let body = match encoding {
-        Encoding::Protobuf => provgraph_otlp::encode_status_protobuf(code, message),
-        Encoding::Json => provgraph_otlp::encode_status_json(code, message),
-    };
-    let mut response = (status, body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(encoding.content_type()),
-    );
-    if let Some(seconds) = retry_after {
-        headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-    }
-    response
-}
-
 fn error_response(collector: &Collector, encoding: Encoding, err: &ExportError) -> Response {
-    let message = err.to_string();
-    match err {
-        ExportError::InvalidArgument(_) => status_response(
-            encoding,
-            StatusCode::BAD_REQUEST,
-            grpc_code::INVALID_ARGUMENT,
-            &message,
-            None,
-        ),
-        ExportError::TooLarge(_) => status_response(
-            encoding,
-            StatusCode::PAYLOAD_TOO_LARGE,
-            grpc_code::RESOURCE_EXHAUSTED,
-            &message,
-            None,
-        ),
-        ExportError::UnsupportedMediaType(_) => status_response(
-            encoding,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            grpc_code::INVALID_ARGUMENT,
-            &message,
-            None,
-        ),
-        ExportError::Unavailable(_) => status_response(
-            encoding,
-            StatusCode::SERVICE_UNAVAILABLE,
-            grpc_code::UNAVAILABLE,
-            &message,
-            Some(collector.limits().retry_after_seconds),
-        ),
-    }
+    status::http_status(
+        encoding,
+        err.kind(),
+        &err.to_string(),
+        collector.limits().retry_after_seconds,
+    )
 }
 
 fn media_type(headers: &HeaderMap) -> Result<Encoding, ExportError> {
-    let raw = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let essence = raw
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    match essence.as_str() {
-        "application/x-protobuf" | "application/protobuf" => Ok(Encoding::Protobuf),
-        "application/json" => Ok(Encoding::Json),
-        _ => Err(ExportError::UnsupportedMediaType(format!(
+    Encoding::of(headers).ok_or_else(|| {
+        let raw = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        ExportError::UnsupportedMediaType(format!(
             "unsupported content type {raw:?}: send application/x-protobuf or application/json"
-        ))),
-    }
+        ))
+    })
 }
 
 /// What admission left encoded is an encoding it does not know: 415.

@@ -8,6 +8,7 @@
 pub mod admission;
 pub mod grpc;
 pub mod http;
+pub mod status;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -120,8 +121,29 @@ pub enum ExportError {
     UnsupportedMediaType(String),
     /// The store cannot take it now; nothing was acknowledged, retry later:
     /// HTTP 503 with Retry-After / UNAVAILABLE.
-    #[error("{0}")]
-    Unavailable(String),
+    #[error("{}", unavailable(.0))]
+    Unavailable(#[source] IngestError),
+}
+
+/// What a sender is told when the store does not take its spans.
+fn unavailable(err: &IngestError) -> String {
+    match err {
+        IngestError::Overloaded { .. } => err.to_string(),
+        other => format!("spans not stored, retry later: {other}"),
+    }
+}
+
+impl ExportError {
+    /// How the refusal is answered ([`status`]).
+    pub fn kind(&self) -> status::ErrorKind {
+        use status::ErrorKind;
+        match self {
+            ExportError::InvalidArgument(_) => ErrorKind::InvalidArgument,
+            ExportError::TooLarge(_) => ErrorKind::TooLarge,
+            ExportError::UnsupportedMediaType(_) => ErrorKind::UnsupportedMediaType,
+            ExportError::Unavailable(_) => ErrorKind::Unavailable,
+        }
+    }
 }
 
 /// The shared export path.
@@ -202,13 +224,10 @@ impl Collector {
             Ok(_) => {}
             Err(err) => {
                 counters.refused_requests.fetch_add(1, Ordering::Relaxed);
-                return Err(match err {
-                    IngestError::Overloaded { .. } => ExportError::Unavailable(err.to_string()),
-                    other => {
-                        tracing::warn!(error = %other, "export refused");
-                        ExportError::Unavailable(format!("spans not stored, retry later: {other}"))
-                    }
-                });
+                if !matches!(err, IngestError::Overloaded { .. }) {
+                    tracing::warn!(error = %err, "export refused");
+                }
+                return Err(ExportError::Unavailable(err));
             }
         }
         counters.span_facts.fetch_add(facts, Ordering::Relaxed);

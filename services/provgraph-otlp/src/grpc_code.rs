@@ -10,6 +10,9 @@ pub const OK: i32 = 0;
 pub const INVALID_ARGUMENT: i32 = 3;
 /// A quota or size limit was exceeded.
 pub const RESOURCE_EXHAUSTED: i32 = 8;
+/// A value is out of range (tonic's code for an over-long message, which
+/// exporters retry forever: the receiver answers RESOURCE_EXHAUSTED).
+pub const OUT_OF_RANGE: i32 = 11;
 /// The operation, content type or encoding is not supported.
 pub const UNIMPLEMENTED: i32 = 12;
 /// An internal invariant was broken on the server side.

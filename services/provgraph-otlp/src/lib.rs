@@ -22,6 +22,7 @@
 mod decode;
 mod encode;
 mod error;
+mod error_kind;
 pub mod grpc_code;
 
 pub use decode::{MAX_ANY_VALUE_DEPTH, decode_trace_request_json};
@@ -29,3 +30,4 @@ pub use encode::{
     RpcAny, RpcStatus, encode_status_json, encode_status_protobuf, encode_trace_response_json,
 };
 pub use error::JsonError;
+pub use error_kind::ErrorKind;

@@ -28,7 +28,8 @@ use std::sync::Arc;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderValue, header};
+use provgraph_collector::status::{self, ErrorKind};
 use provgraph_model::Principal;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -293,15 +294,10 @@ fn refused(gate: &Gate, headers: &HeaderMap, refusal: &Refusal) -> Response {
     let message = refusal.message(gate.role);
     let challenge = HeaderValue::from_static("Bearer realm=\"provgraph\"");
     match gate.wire {
-        Wire::Grpc => provgraph_collector::admission::grpc_status(16, &message),
+        Wire::Grpc => status::grpc_status(ErrorKind::Unauthenticated, &message),
         Wire::Otlp => {
-            let mut response = provgraph_collector::http::status_for_request(
-                headers,
-                StatusCode::UNAUTHORIZED,
-                16,
-                &message,
-                None,
-            );
+            let mut response =
+                status::http_status_for_request(headers, ErrorKind::Unauthenticated, &message, 0);
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, challenge);
@@ -309,7 +305,7 @@ fn refused(gate: &Gate, headers: &HeaderMap, refusal: &Refusal) -> Response {
         }
         Wire::Json => {
             let body = serde_json::json!({ "errors": [{ "message": message }] }).to_string();
-            let mut response = (StatusCode::UNAUTHORIZED, body).into_response();
+            let mut response = (ErrorKind::Unauthenticated.http_status(), body).into_response();
             response.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
