@@ -16,7 +16,9 @@
 //!   once per subject, and nothing unverified is trusted or carries signed
 //!   claims;
 //! - SBOM packages are sorted, unique, and valid keys of their kind;
-//! - a trust policy's exact identity rules allow the identity they name.
+//! - a trust policy's exact identity rules allow the identity they name;
+//! - identifiers (`Digest`, `CommitSha`, `TraceId`, `traceparent`) that
+//!   parse are canonical, and image index entries carry canonical digests.
 //!
 //! See docs/fuzzing.md.
 
@@ -27,9 +29,12 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 use provgraph_model::keys::{MAX_KEY_LEN, NodeKind, WorkloadIdentity};
 use provgraph_model::sbom::{SbomPackages, node_of_purl, sbom_packages};
-use provgraph_model::{Derived, Extraction, Mapping, extract_with};
+use provgraph_model::{
+    CommitSha, Derived, Digest, Extraction, Mapping, TraceId, Traceparent, extract_with,
+    parse_image_index,
+};
 use provgraph_signatures::{
-    SubjectMatcher, TrustPolicy, parse_evidence, parse_sha256_digest, slsa_summary, verify_evidence,
+    SubjectMatcher, TrustPolicy, parse_evidence, slsa_summary, verify_evidence,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -46,6 +51,7 @@ pub const TARGETS: &[Target] = &[
     ("evidence", evidence),
     ("sbom", sbom),
     ("trust_policy", trust_policy),
+    ("image_index", image_index),
 ];
 
 /// The artifact digest the evidence target passes as `?digest=`.
@@ -212,6 +218,7 @@ pub fn keys(data: &[u8]) {
         assert!(matches!(kind, NodeKind::Module | NodeKind::Package));
         check_key(kind, &key);
     }
+    ids(&text);
     let shortened = provgraph_model::keys::shorten(&text, 40);
     assert!(shortened.chars().count() <= 41);
 
@@ -231,6 +238,48 @@ pub fn keys(data: &[u8]) {
         && plain(&identity.name)
     {
         check_key(NodeKind::Workload, &key);
+    }
+}
+
+/// The identifier newtypes over the input as text: whatever parses is
+/// canonical (parsing its text gives it back) and names the same bytes.
+pub fn ids(text: &str) {
+    if let Ok(digest) = Digest::parse(text) {
+        assert_eq!(Digest::parse(digest.as_str()).as_ref(), Ok(&digest));
+        assert_eq!(Digest::from_sha256(digest.bytes()), digest);
+        assert_eq!(digest.as_str(), text.to_ascii_lowercase());
+    }
+    if let Ok(commit) = CommitSha::parse(text) {
+        assert_eq!(CommitSha::parse(commit.as_str()).as_ref(), Ok(&commit));
+    }
+    if let Ok(trace) = TraceId::parse(text) {
+        assert_eq!(TraceId::from_bytes(trace.bytes()).as_ref(), Some(&trace));
+    }
+    if let Ok(parent) = Traceparent::parse(text) {
+        assert_eq!(Traceparent::parse(&parent.to_string()).as_ref(), Ok(&parent));
+        assert_eq!(
+            TraceId::from_id_or_traceparent(text).as_ref(),
+            Some(&parent.trace_id)
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Image indexes
+
+/// An image index as `POST /v1/index`, `provgraph emit --oci-index` and
+/// registry discovery read it: entries keep their order, every digest is
+/// canonical, platforms are `os/arch[/variant]`.
+pub fn image_index(data: &[u8]) {
+    let Ok(entries) = parse_image_index(data) else {
+        return;
+    };
+    for entry in &entries {
+        assert_eq!(Digest::parse(entry.digest.as_str()).as_ref(), Ok(&entry.digest));
+        if let Some(platform) = &entry.platform {
+            let parts = platform.split('/').count();
+            assert!((2..).contains(&parts), "platform {platform:?}");
+        }
     }
 }
 
@@ -277,7 +326,7 @@ pub fn evidence(data: &[u8]) {
             assert!(!item.subjects.is_empty(), "evidence without a subject");
             for subject in &item.subjects {
                 assert_eq!(
-                    parse_sha256_digest(subject).as_deref(),
+                    provgraph_model::Digest::parse(subject).ok().as_deref(),
                     Some(subject.as_str()),
                     "subject is not canonical"
                 );

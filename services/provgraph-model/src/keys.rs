@@ -8,6 +8,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{CommitSha, Digest};
+
 /// Longest key accepted for any node kind, in bytes. Longer values are
 /// rejected rather than truncated, so that two different inputs never share
 /// a key.
@@ -150,28 +152,23 @@ pub fn shorten(value: &str, max: usize) -> String {
     }
 }
 
-fn is_lower_hex(value: &str) -> bool {
-    value.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-/// A commit SHA: 40 (SHA-1) or 64 (SHA-256) hex digits, lower-cased.
+/// A commit SHA: 40 (SHA-1) or 64 (SHA-256) hex digits, lower-cased
+/// (surrounding whitespace ignored): a [`CommitSha`]'s text.
 pub fn normalize_commit(raw: &str) -> Result<String, KeyError> {
     let value = raw.trim();
-    if value.len() != 40 && value.len() != 64 {
-        return Err(KeyError::new(
+    match CommitSha::parse(value) {
+        Ok(commit) => Ok(commit.into()),
+        Err(_) if value.len() != 40 && value.len() != 64 => Err(KeyError::new(
             NodeKind::Commit,
             raw,
             "a commit SHA has 40 or 64 hex digits",
-        ));
-    }
-    if !is_lower_hex(value) {
-        return Err(KeyError::new(
+        )),
+        Err(_) => Err(KeyError::new(
             NodeKind::Commit,
             raw,
             "a commit SHA has only hex digits",
-        ));
+        )),
     }
-    Ok(value.to_ascii_lowercase())
 }
 
 fn normalize_sha256(kind: NodeKind, raw: &str, allow_bare: bool) -> Result<String, KeyError> {
@@ -179,25 +176,20 @@ fn normalize_sha256(kind: NodeKind, raw: &str, allow_bare: bool) -> Result<Strin
     let hex = match value.get(..7) {
         Some(prefix) if prefix.eq_ignore_ascii_case("sha256:") => &value[7..],
         _ if allow_bare => value,
-        _ => {
-            return Err(KeyError::new(
-                kind,
-                raw,
-                "a digest is sha256: followed by 64 hex digits",
-            ));
-        }
+        _ => "",
     };
-    if hex.len() != 64 || !is_lower_hex(hex) {
-        return Err(KeyError::new(
+    Digest::from_hex(hex).map(String::from).ok_or_else(|| {
+        KeyError::new(
             kind,
             raw,
             "a digest is sha256: followed by 64 hex digits",
-        ));
-    }
-    Ok(format!("sha256:{}", hex.to_ascii_lowercase()))
+        )
+    })
 }
 
-/// An image digest: `sha256:` and 64 lower-case hex digits.
+/// An image digest: `sha256:` and 64 lower-case hex digits, as a key (the
+/// prefix in any case and surrounding whitespace allowed): a [`Digest`]'s
+/// text.
 pub fn normalize_digest(raw: &str) -> Result<String, KeyError> {
     normalize_sha256(NodeKind::Artifact, raw, false)
 }

@@ -10,6 +10,8 @@ pub mod audit;
 pub mod derive;
 pub mod extract;
 pub mod facts;
+pub mod ids;
+pub mod image_index;
 pub mod keys;
 pub mod principal;
 pub mod proofs;
@@ -18,6 +20,29 @@ pub mod sbom;
 pub use attributes::{Mapping, UserMapping};
 pub use derive::{AttrFact, Derived, EdgeFact, EdgeKind, NodeRef, Source};
 pub use extract::{Extraction, extract, extract_with};
+pub use ids::{CommitSha, Digest, IdError, TraceId, Traceparent};
+pub use image_index::{IndexEntry, IndexError, parse_image_index};
 pub use facts::{BuildChoice, BuildIdSource, Image, SpanFacts, TraceBuild, merge_build};
 pub use keys::{KeyError, NodeKind, WorkloadIdentity};
 pub use principal::Principal;
+
+/// `text` on one line, for messages and logs: each line trimmed, blank lines
+/// dropped, the rest joined with `"; "`. The one way the workspace flattens
+/// a multi-line error (a TLS or serde chain, a verifier's report).
+pub fn one_line(text: &str) -> String {
+    text.split(['\n', '\r'])
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn one_line_joins_trimmed_lines() {
+        assert_eq!(super::one_line("a\n  b\r\n\n c "), "a; b; c");
+        assert_eq!(super::one_line("plain"), "plain");
+        assert_eq!(super::one_line("\n \n"), "");
+    }
+}

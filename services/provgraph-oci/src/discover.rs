@@ -10,8 +10,8 @@ use reqwest::{StatusCode, Url};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::error::one_line;
-use crate::manifest::{Descriptor, Document, Platform, media_types};
+use provgraph_model::one_line;
+use crate::manifest::{Descriptor, Document, media_types};
 use crate::reference::{parse_digest, validate_repository};
 use crate::registry::parse;
 use crate::{MAX_DESCRIPTORS, MAX_MANIFEST_BYTES, MAX_REFERRER_PAGES, OciError, Registry};
@@ -41,7 +41,7 @@ pub struct DiscoveredEvidence {
     pub reference: String,
     /// The digest of the blob the evidence was read from (the layer), which
     /// the blob was checked against.
-    pub blob_digest: String,
+    pub blob_digest: provgraph_model::Digest,
     /// The evidence as provgraph imports it (`POST /v1/evidence`,
     /// `provgraph_signatures::parse_evidence`): for tag layers, the cosign
     /// layer form `{"payload": base64(blob), "signature", "certificate"?,
@@ -60,18 +60,9 @@ pub struct Discovery {
     pub notes: Vec<String>,
 }
 
-/// One entry of an image index.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PlatformManifest {
-    /// The entry's manifest digest, `sha256:<hex>`.
-    pub digest: String,
-    /// The entry's media type, as the index gives it.
-    pub media_type: Option<String>,
-    /// `os/arch[/variant]` (`linux/arm64/v8`), when the entry names a
-    /// platform with both os and architecture. BuildKit's attestation
-    /// manifests appear as `unknown/unknown`.
-    pub platform: Option<String>,
-}
+/// One entry of an image index: the workspace's one index reader's entry
+/// ([`provgraph_model::parse_image_index`]).
+pub type PlatformManifest = provgraph_model::IndexEntry;
 
 /// Whether `artifact_type` is a Sigstore bundle
 /// (`application/vnd.dev.sigstore.bundle...`).
@@ -138,28 +129,15 @@ impl Registry {
         validate_repository(repository)?;
         let digest = parse_digest(digest)?;
         let (fetched, document) = self.manifest_by_digest(repository, &digest, None).await?;
-        let Document::Index(index) = document else {
+        let Document::Index(_) = document else {
             return Ok(None);
         };
-        index
-            .manifests
-            .iter()
-            .map(|entry| {
-                let digest = entry.sha256().ok_or_else(|| OciError::Malformed {
-                    url: fetched.url.clone(),
-                    reason: format!(
-                        "index entry digest {:?} is not sha256:<64 hex>",
-                        entry.digest
-                    ),
-                })?;
-                Ok(PlatformManifest {
-                    digest,
-                    media_type: entry.media_type.clone(),
-                    platform: entry.platform.as_ref().and_then(Platform::label),
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()
+        provgraph_model::parse_image_index(&fetched.body)
             .map(Some)
+            .map_err(|error| OciError::Malformed {
+                url: fetched.url.clone(),
+                reason: format!("image index {error}"),
+            })
     }
 
     /// The layers of a legacy cosign tag (`.sig` or `.att`) as cosign layer

@@ -97,14 +97,10 @@ pub enum OciError {
     },
 }
 
-/// `text` on one line: line breaks and runs of whitespace become one space.
-pub(crate) fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use provgraph_model::one_line;
 
     #[test]
     fn messages_are_one_line() {
@@ -114,7 +110,7 @@ mod tests {
         };
         assert_eq!(
             error.to_string(),
-            "http://r/v2/a/manifests/t: expected value at line 1"
+            "http://r/v2/a/manifests/t: expected value; at line 1"
         );
         let error = OciError::Unauthorized {
             url: "http://r/v2/a/manifests/t".into(),

@@ -50,7 +50,7 @@ pub mod testing;
 pub use discover::{DiscoveredEvidence, Discovery, DiscoverySource, PlatformManifest};
 pub use error::OciError;
 pub use manifest::media_types;
-pub use reference::{parse_digest, validate_repository};
+pub use reference::{parse_digest, sha256_digest, validate_repository};
 pub use registry::Registry;
 
 /// The largest manifest, image index or referrers page read, in bytes (4 MiB,

@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::error::one_line;
+use provgraph_model::one_line;
 use crate::reference::parse_digest;
+use provgraph_model::Digest;
 
 /// Media types and annotation keys discovery knows.
 pub mod media_types {
@@ -51,8 +52,6 @@ pub(crate) struct Descriptor {
     pub annotations: Option<BTreeMap<String, String>>,
     #[serde(default)]
     pub artifact_type: Option<String>,
-    #[serde(default)]
-    pub platform: Option<Platform>,
 }
 
 impl Descriptor {
@@ -65,32 +64,8 @@ impl Descriptor {
     }
 
     /// The descriptor's digest, canonical, when it is a SHA-256 digest.
-    pub fn sha256(&self) -> Option<String> {
+    pub fn sha256(&self) -> Option<Digest> {
         parse_digest(&self.digest).ok()
-    }
-}
-
-/// An index entry's platform.
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct Platform {
-    #[serde(default)]
-    pub architecture: String,
-    #[serde(default)]
-    pub os: String,
-    #[serde(default)]
-    pub variant: Option<String>,
-}
-
-impl Platform {
-    /// `os/arch[/variant]`, or `None` when os or architecture is empty.
-    pub fn label(&self) -> Option<String> {
-        if self.os.is_empty() || self.architecture.is_empty() {
-            return None;
-        }
-        Some(match self.variant.as_deref().filter(|v| !v.is_empty()) {
-            Some(variant) => format!("{}/{}/{variant}", self.os, self.architecture),
-            None => format!("{}/{}", self.os, self.architecture),
-        })
     }
 }
 
@@ -122,7 +97,8 @@ pub(crate) struct Manifest {
     pub subject: Option<Descriptor>,
 }
 
-/// An image index.
+/// An image index, or a referrers answer. Its platform entries are read by
+/// [`provgraph_model::parse_image_index`].
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Index {
@@ -142,20 +118,34 @@ struct Head {
     manifests: Option<serde_json::Value>,
 }
 
+/// Why bytes are not a manifest or index. Messages are one line, without
+/// the URL ([`crate::OciError::Malformed`] adds it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum DocumentError {
+    #[error("not a JSON manifest: {0}")]
+    NotJson(String),
+    #[error("manifest schemaVersion {0} is not supported (expected 2)")]
+    SchemaVersion(i64),
+    #[error("neither an image manifest (layers) nor an image index (manifests)")]
+    UnknownShape,
+    #[error("invalid image {kind}: {reason}")]
+    Invalid { kind: &'static str, reason: String },
+}
+
 /// Parses a manifest or index from its bytes; `content_type` is the
 /// registry's `Content-Type` (parameters ignored), which wins over the
-/// document's own `mediaType` when it names a known type. Errors are one
-/// line, without the URL.
-pub(crate) fn parse_document(bytes: &[u8], content_type: Option<&str>) -> Result<Document, String> {
+/// document's own `mediaType` when it names a known type.
+pub(crate) fn parse_document(
+    bytes: &[u8],
+    content_type: Option<&str>,
+) -> Result<Document, DocumentError> {
     use media_types::*;
     let head: Head = serde_json::from_slice(bytes)
-        .map_err(|e| one_line(&format!("not a JSON manifest: {e}")))?;
+        .map_err(|e| DocumentError::NotJson(one_line(&e.to_string())))?;
     if let Some(version) = head.schema_version
         && version != 2
     {
-        return Err(format!(
-            "manifest schemaVersion {version} is not supported (expected 2)"
-        ));
+        return Err(DocumentError::SchemaVersion(version));
     }
     let known = |t: &str| {
         matches!(
@@ -173,21 +163,23 @@ pub(crate) fn parse_document(bytes: &[u8], content_type: Option<&str>) -> Result
         None => match (&head.manifests, &head.layers) {
             (Some(_), None) => true,
             (None, Some(_)) => false,
-            _ => {
-                return Err(
-                    "neither an image manifest (layers) nor an image index (manifests)".into(),
-                );
-            }
+            _ => return Err(DocumentError::UnknownShape),
         },
+    };
+    let invalid = |kind| {
+        move |e: serde_json::Error| DocumentError::Invalid {
+            kind,
+            reason: one_line(&e.to_string()),
+        }
     };
     if is_index {
         serde_json::from_slice::<Index>(bytes)
             .map(Document::Index)
-            .map_err(|e| one_line(&format!("invalid image index: {e}")))
+            .map_err(invalid("index"))
     } else {
         serde_json::from_slice::<Manifest>(bytes)
             .map(Document::Manifest)
-            .map_err(|e| one_line(&format!("invalid image manifest: {e}")))
+            .map_err(invalid("manifest"))
     }
 }
 
@@ -218,7 +210,7 @@ mod tests {
         };
         assert_eq!(parsed.layers.len(), 1);
         assert_eq!(parsed.layers[0].annotation("a"), Some("b"));
-        assert_eq!(parsed.layers[0].sha256(), Some(digest()));
+        assert_eq!(parsed.layers[0].sha256(), Some(digest().parse().unwrap()));
         assert_eq!(parsed.subject.map(|s| s.digest), Some(digest()));
 
         // The Content-Type header decides over the body.
@@ -233,11 +225,7 @@ mod tests {
         ) else {
             panic!("an index");
         };
-        let platform = parsed.manifests[0]
-            .platform
-            .as_ref()
-            .and_then(Platform::label);
-        assert_eq!(platform.as_deref(), Some("linux/arm64/v8"));
+        assert_eq!(parsed.manifests[0].sha256(), Some(digest().parse().unwrap()));
         // Without any media type the shape decides.
         assert!(matches!(
             parse_document(&index, Some("application/octet-stream")),
@@ -273,28 +261,11 @@ mod tests {
             ),
         ];
         for (body, expected) in cases {
-            let error = parse_document(&body, None).expect_err(expected);
+            let error = parse_document(&body, None)
+                .expect_err(expected)
+                .to_string();
             assert!(error.contains(expected), "{error}");
             assert!(!error.contains('\n'), "{error}");
         }
-    }
-
-    #[test]
-    fn platform_labels() {
-        let platform = |os: &str, architecture: &str, variant: Option<&str>| Platform {
-            os: os.into(),
-            architecture: architecture.into(),
-            variant: variant.map(str::to_string),
-        };
-        assert_eq!(
-            platform("linux", "amd64", None).label().as_deref(),
-            Some("linux/amd64")
-        );
-        assert_eq!(
-            platform("linux", "arm", Some("")).label().as_deref(),
-            Some("linux/arm")
-        );
-        assert_eq!(platform("", "amd64", None).label(), None);
-        assert_eq!(platform("linux", "", Some("v7")).label(), None);
     }
 }

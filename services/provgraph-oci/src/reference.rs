@@ -1,6 +1,7 @@
 //! Checks on what callers and registries name: repository names, digests,
 //! and the SHA-256 check of fetched content.
 
+use provgraph_model::Digest;
 use sha2::{Digest as _, Sha256};
 
 use crate::OciError;
@@ -54,31 +55,27 @@ fn valid_component(component: &str) -> bool {
 }
 
 /// Parses `sha256:<64 hex>` (either case) into its canonical lower-case
-/// form.
-pub fn parse_digest(digest: &str) -> Result<String, OciError> {
-    let hex = digest
-        .strip_prefix("sha256:")
-        .filter(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
-        .ok_or_else(|| OciError::InvalidDigest(digest.to_string()))?;
-    Ok(format!("sha256:{}", hex.to_ascii_lowercase()))
+/// form ([`Digest::parse`], as an [`OciError`]).
+pub fn parse_digest(digest: &str) -> Result<Digest, OciError> {
+    Digest::parse(digest).map_err(|_| OciError::InvalidDigest(digest.to_string()))
 }
 
-/// `sha256:<hex>` of `bytes`.
-pub(crate) fn sha256_digest(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+/// The digest of `bytes`.
+pub fn sha256_digest(bytes: &[u8]) -> Digest {
+    Digest::from_sha256(Sha256::digest(bytes).into())
 }
 
 /// Checks that `bytes`, fetched from `url` by `expected` (canonical
 /// `sha256:<hex>`), hash to it.
 pub(crate) fn verify_digest(url: &str, expected: &str, bytes: &[u8]) -> Result<(), OciError> {
     let actual = sha256_digest(bytes);
-    if actual == expected {
+    if actual.as_str() == expected {
         Ok(())
     } else {
         Err(OciError::DigestMismatch {
             url: url.to_string(),
             expected: expected.to_string(),
-            actual,
+            actual: actual.into(),
         })
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, LINK};
 use reqwest::{StatusCode, Url};
 
-use crate::error::one_line;
+use provgraph_model::one_line;
 use crate::manifest::{Descriptor, Document, media_types, parse_document};
 use crate::reference::{parse_digest, verify_digest};
 use crate::{MAX_BLOB_BYTES, MAX_MANIFEST_BYTES, OciError};
@@ -241,10 +241,10 @@ impl Registry {
 
 /// Parses a fetched manifest, naming its URL in errors.
 pub(crate) fn parse(fetched: &Fetched) -> Result<Document, OciError> {
-    parse_document(&fetched.body, fetched.content_type.as_deref()).map_err(|reason| {
+    parse_document(&fetched.body, fetched.content_type.as_deref()).map_err(|error| {
         OciError::Malformed {
             url: fetched.url.clone(),
-            reason,
+            reason: error.to_string(),
         }
     })
 }

@@ -9,8 +9,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use sha2::{Digest as _, Sha256};
-
 use crate::media_types;
 
 /// Where Debian installs the registry.
@@ -18,7 +16,7 @@ pub const REGISTRY_BINARY: &str = "/usr/bin/docker-registry";
 
 /// `sha256:<hex>` of `bytes`.
 pub fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+    crate::sha256_digest(bytes).into()
 }
 
 /// An OCI descriptor for `bytes`.

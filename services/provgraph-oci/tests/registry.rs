@@ -429,12 +429,12 @@ async fn discovers_signatures_attestations_and_referrers_in_a_real_registry() {
             .expect("index"),
         Some(vec![
             PlatformManifest {
-                digest: amd64.clone(),
+                digest: amd64.parse().expect("digest"),
                 media_type: Some(media_types::OCI_MANIFEST.into()),
                 platform: Some("linux/amd64".into()),
             },
             PlatformManifest {
-                digest: arm64.clone(),
+                digest: arm64.parse().expect("digest"),
                 media_type: Some(media_types::OCI_MANIFEST.into()),
                 platform: Some("linux/arm64/v8".into()),
             },

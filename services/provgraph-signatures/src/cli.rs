@@ -11,8 +11,11 @@ use serde::Serialize;
 use sigstore_verify::types::{Bundle, DerPublicKey, Sha256Hash};
 use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy};
 
-use crate::digest::parse_sha256_digest;
-use crate::roots::{self, one_line};
+use provgraph_model::Digest;
+
+pub use crate::error::VerifyBundleError;
+use crate::error::TrustError;
+use crate::roots;
 
 /// Arguments of `provgraph verify-bundle`, in the order the sigstore-conformance
 /// suite passes them. Embed it in a binary with `#[command(flatten)]` or as a
@@ -109,11 +112,7 @@ enum ArtifactInput {
 /// signer, else `Err` with one line saying why. Entirely offline.
 ///
 /// The binary prints the error on stderr and exits non-zero.
-pub fn run_verify_bundle(args: &VerifyBundleArgs) -> Result<VerifiedSummary, String> {
-    run(args).map_err(|e| one_line(&e))
-}
-
-fn run(args: &VerifyBundleArgs) -> Result<VerifiedSummary, String> {
+pub fn run_verify_bundle(args: &VerifyBundleArgs) -> Result<VerifiedSummary, VerifyBundleError> {
     // Trust material first: a bad root is a setup error, whatever the bundle.
     let root = match &args.trusted_root {
         Some(path) => roots::from_file(path)?,
@@ -126,14 +125,16 @@ fn run(args: &VerifyBundleArgs) -> Result<VerifiedSummary, String> {
     };
     let verifier = roots::verifier(&root, &root_name)?;
 
-    let bundle_text = std::fs::read_to_string(&args.bundle)
-        .map_err(|e| format!("cannot read bundle {}: {e}", args.bundle.display()))?;
-    let bundle = Bundle::from_json(&bundle_text)
-        .map_err(|e| format!("invalid bundle {}: {e}", args.bundle.display()))?;
+    let bundle_text = read_file("bundle", &args.bundle)?;
+    let bundle =
+        Bundle::from_json(&bundle_text).map_err(|e| VerifyBundleError::InvalidBundle {
+            path: args.bundle.display().to_string(),
+            source: e.into(),
+        })?;
 
     let artifact = read_artifact(&args.file_or_digest)?;
     let artifact_digest = match &artifact {
-        ArtifactInput::Bytes(bytes) => crate::digest::sha256_digest_of(bytes),
+        ArtifactInput::Bytes(bytes) => crate::digest::sha256_digest_of(bytes).into(),
         ArtifactInput::Digest(digest) => digest.clone(),
     };
 
@@ -146,14 +147,16 @@ fn run(args: &VerifyBundleArgs) -> Result<VerifiedSummary, String> {
             let issuer = args
                 .certificate_oidc_issuer
                 .as_deref()
-                .ok_or("--certificate-identity needs --certificate-oidc-issuer")?;
+                .ok_or(VerifyBundleError::Usage(
+                    "--certificate-identity needs --certificate-oidc-issuer",
+                ))?;
             let policy = VerificationPolicy::new(identity.as_str(), issuer);
             verify_with(&verifier, &artifact, &bundle, &policy)?
         }
         (None, None) => {
-            return Err(
-                "give --certificate-identity and --certificate-oidc-issuer, or --key".into(),
-            );
+            return Err(VerifyBundleError::Usage(
+                "give --certificate-identity and --certificate-oidc-issuer, or --key",
+            ));
         }
     };
 
@@ -182,36 +185,52 @@ fn verify_with(
     artifact: &ArtifactInput,
     bundle: &Bundle,
     policy: &(impl sigstore_verify::Policy + ?Sized),
-) -> Result<sigstore_verify::VerificationResult, String> {
+) -> Result<sigstore_verify::VerificationResult, VerifyBundleError> {
     let result = match artifact {
         ArtifactInput::Bytes(bytes) => verifier.verify(bytes.as_slice(), bundle, policy),
         ArtifactInput::Digest(digest) => {
             let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
-            let hash =
-                Sha256Hash::from_hex(hex).map_err(|e| format!("bad digest {digest}: {e}"))?;
+            let hash = Sha256Hash::from_hex(hex).map_err(|e| VerifyBundleError::BadDigest {
+                digest: digest.clone(),
+                source: e.into(),
+            })?;
             verifier.verify(hash, bundle, policy)
         }
     };
-    result.map_err(|e| format!("verification failed: {e}"))
+    result.map_err(|e| VerifyBundleError::Failed(e.into()))
 }
 
 /// FILE_OR_DIGEST: a digest when it is `sha256:` + 64 hex and not a file on
 /// disk, else a path.
-fn read_artifact(input: &Path) -> Result<ArtifactInput, String> {
+fn read_artifact(input: &Path) -> Result<ArtifactInput, TrustError> {
     if !input.exists()
-        && let Some(digest) = input.to_str().and_then(parse_sha256_digest)
+        && let Some(digest) = input.to_str().and_then(|text| Digest::parse(text).ok())
     {
-        return Ok(ArtifactInput::Digest(digest));
+        return Ok(ArtifactInput::Digest(digest.into()));
     }
     std::fs::read(input)
         .map(ArtifactInput::Bytes)
-        .map_err(|e| format!("cannot read artifact {}: {e}", input.display()))
+        .map_err(|e| TrustError::Read {
+            what: "artifact",
+            path: input.display().to_string(),
+            source: e.into(),
+        })
 }
 
-fn read_public_key(path: &Path) -> Result<DerPublicKey, String> {
-    let pem = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read key {}: {e}", path.display()))?;
-    DerPublicKey::from_pem(&pem).map_err(|e| format!("invalid public key {}: {e}", path.display()))
+fn read_file(what: &'static str, path: &Path) -> Result<String, TrustError> {
+    std::fs::read_to_string(path).map_err(|e| TrustError::Read {
+        what,
+        path: path.display().to_string(),
+        source: e.into(),
+    })
+}
+
+fn read_public_key(path: &Path) -> Result<DerPublicKey, TrustError> {
+    let pem = read_file("key", path)?;
+    DerPublicKey::from_pem(&pem).map_err(|e| TrustError::BadKey {
+        path: Some(path.display().to_string()),
+        source: e.into(),
+    })
 }
 
 #[cfg(test)]
@@ -227,10 +246,9 @@ mod tests {
         args: VerifyBundleArgs,
     }
 
-    fn parse(argv: &[&str]) -> Result<VerifyBundleArgs, String> {
+    fn parse(argv: &[&str]) -> Result<VerifyBundleArgs, clap::Error> {
         Cli::try_parse_from(std::iter::once("verify-bundle").chain(argv.iter().copied()))
             .map(|cli| cli.args)
-            .map_err(|e| e.to_string())
     }
 
     #[test]
@@ -309,7 +327,7 @@ mod tests {
         }
         // Not a digest and not a file: an error naming the path.
         let err = match read_artifact(Path::new("sha256:abc")) {
-            Err(e) => e,
+            Err(e) => e.to_string(),
             Ok(_) => panic!("missing file must fail"),
         };
         assert!(err.contains("sha256:abc"), "{err}");
@@ -326,7 +344,9 @@ mod tests {
             trusted_root: None,
             file_or_digest: PathBuf::from("/nonexistent/a.txt"),
         };
-        let err = run_verify_bundle(&args).expect_err("missing bundle");
+        let err = run_verify_bundle(&args)
+            .expect_err("missing bundle")
+            .to_string();
         assert!(err.contains("/nonexistent/bundle.json"), "{err}");
         assert!(!err.contains('\n'));
     }

@@ -13,22 +13,13 @@ use serde_json::Value;
 use sigstore_verify::types::bundle::VerificationMaterialContent;
 use sigstore_verify::types::{Bundle, HashAlgorithm, SignatureContent};
 
-use crate::digest::{is_sha256_hex, parse_sha256_digest};
+use provgraph_model::Digest;
+
+pub use crate::error::EvidenceError;
 use crate::layer::{Layer, LayerKind};
 
 /// The in-toto payload type of DSSE envelopes carrying statements.
 pub(crate) const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
-
-/// Input that is not evidence provgraph understands; one line saying why.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct EvidenceError(String);
-
-impl EvidenceError {
-    pub(crate) fn new(message: impl Into<String>) -> Self {
-        Self(crate::roots::one_line(&message.into()))
-    }
-}
 
 /// What kind of evidence was imported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -109,9 +100,9 @@ impl Evidence {
 pub fn parse_evidence(body: &[u8], digest: Option<&str>) -> Result<Vec<Evidence>, EvidenceError> {
     let digest = match digest {
         None => None,
-        Some(text) => Some(parse_sha256_digest(text).ok_or_else(|| {
+        Some(text) => Some(String::from(Digest::parse(text).map_err(|_| {
             EvidenceError::new(format!("digest {text:?} is not sha256:<64 hex>"))
-        })?),
+        })?)),
     };
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| EvidenceError::new(format!("evidence is not valid JSON: {e}")))?;
@@ -313,15 +304,15 @@ pub(crate) fn parse_statement(payload: &[u8]) -> Result<StatementInfo, EvidenceE
         let Some(sha256) = digests.get("sha256") else {
             continue;
         };
-        let hex = sha256
+        let digest: String = sha256
             .as_str()
-            .filter(|hex| is_sha256_hex(hex))
+            .and_then(Digest::from_hex)
             .ok_or_else(|| {
                 EvidenceError::new(format!(
                     "in-toto subject {index} has a malformed sha256 digest"
                 ))
-            })?;
-        let digest = format!("sha256:{}", hex.to_ascii_lowercase());
+            })?
+            .into();
         if let Some(found) = subject.get("annotations").filter(|a| a.is_object()) {
             annotations
                 .entry(digest.clone())

@@ -8,9 +8,11 @@
 use sigstore_verify::crypto::{KeyAlgorithm, SigningScheme};
 use sigstore_verify::types::{DerPublicKey, SignatureBytes};
 
+use crate::error::KeyError;
+
 /// The schemes a cosign signature made with this key may use.
-fn schemes(key: &DerPublicKey) -> Result<&'static [SigningScheme], String> {
-    let algorithm = KeyAlgorithm::from_spki(key).map_err(|e| format!("unusable key: {e}"))?;
+fn schemes(key: &DerPublicKey) -> Result<&'static [SigningScheme], KeyError> {
+    let algorithm = KeyAlgorithm::from_spki(key).map_err(|e| KeyError::Unusable(e.into()))?;
     Ok(match algorithm {
         KeyAlgorithm::EcdsaP256 => &[SigningScheme::EcdsaP256Sha256],
         KeyAlgorithm::EcdsaP384 => &[
@@ -19,7 +21,7 @@ fn schemes(key: &DerPublicKey) -> Result<&'static [SigningScheme], String> {
         ],
         KeyAlgorithm::Rsa => &[SigningScheme::RsaPkcs1Sha256, SigningScheme::RsaPssSha256],
         KeyAlgorithm::Ed25519 => &[SigningScheme::Ed25519],
-        other => return Err(format!("unsupported key algorithm {other:?}")),
+        other => return Err(KeyError::Unsupported(format!("{other:?}"))),
     })
 }
 
@@ -28,7 +30,7 @@ pub(crate) fn verify_message(
     key: &DerPublicKey,
     message: &[u8],
     signature: &[u8],
-) -> Result<(), String> {
+) -> Result<(), KeyError> {
     let signature = SignatureBytes::from_bytes(signature);
     let schemes = schemes(key)?;
     if schemes.iter().any(|&scheme| {
@@ -36,7 +38,7 @@ pub(crate) fn verify_message(
     }) {
         Ok(())
     } else {
-        Err("signature does not verify with this key".to_string())
+        Err(KeyError::Mismatch)
     }
 }
 
@@ -46,7 +48,7 @@ pub(crate) fn verify_sha256_digest(
     key: &DerPublicKey,
     digest: &[u8; 32],
     signature: &[u8],
-) -> Result<(), String> {
+) -> Result<(), KeyError> {
     let signature = SignatureBytes::from_bytes(signature);
     let usable: Vec<SigningScheme> = schemes(key)?
         .iter()
@@ -57,14 +59,14 @@ pub(crate) fn verify_sha256_digest(
         })
         .collect();
     if usable.is_empty() {
-        return Err("this key's scheme cannot verify a signature from the digest alone".into());
+        return Err(KeyError::NeedsMessage);
     }
     if usable.iter().any(|&scheme| {
         sigstore_verify::crypto::verify_signature_prehashed(key, digest, &signature, scheme).is_ok()
     }) {
         Ok(())
     } else {
-        Err("signature does not verify with this key".to_string())
+        Err(KeyError::Mismatch)
     }
 }
 

@@ -13,8 +13,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sigstore_verify::types::{Bundle, DerCertificate, DsseEnvelope, PayloadBytes, SignatureBytes};
 
-use crate::digest::parse_sha256_digest;
-use crate::evidence::EvidenceError;
+use provgraph_model::Digest;
+
+use crate::error::{BundleError, EvidenceError};
 
 /// A parsed cosign signature layer.
 #[derive(Debug, Clone)]
@@ -170,18 +171,18 @@ impl Layer {
     /// certificate (or a public-key hint), the Rekor entry with its SET, and
     /// the message signature over the payload or the DSSE envelope. `None`
     /// when there is no Rekor entry.
-    pub(crate) fn to_bundle(&self) -> Result<Option<Bundle>, String> {
+    pub(crate) fn to_bundle(&self) -> Result<Option<Bundle>, BundleError> {
         let Some(rekor) = &self.rekor else {
             return Ok(None);
         };
         let body_bytes = PayloadBytes::from_base64(&rekor.payload.body)
-            .map_err(|e| format!("Rekor entry body is not base64: {e}"))?;
+            .map_err(BundleError::at("Rekor entry body is not base64"))?;
         let body: Value = serde_json::from_slice(body_bytes.as_bytes())
-            .map_err(|e| format!("Rekor entry body is not JSON: {e}"))?;
+            .map_err(BundleError::at("Rekor entry body is not JSON"))?;
         let kind = body.get("kind").and_then(Value::as_str).unwrap_or("");
         let version = body.get("apiVersion").and_then(Value::as_str).unwrap_or("");
         let log_id = hex::decode(&rekor.payload.log_id)
-            .map_err(|e| format!("Rekor logID is not hex: {e}"))?;
+            .map_err(BundleError::at("Rekor logID is not hex"))?;
 
         let material = match &self.certificate {
             Some(certificate) => json!({
@@ -213,13 +214,13 @@ impl Layer {
             }
             LayerKind::Attestation { envelope } => {
                 bundle["dsseEnvelope"] = serde_json::to_value(envelope)
-                    .map_err(|e| format!("cannot re-encode DSSE envelope: {e}"))?;
+                    .map_err(BundleError::at("cannot re-encode DSSE envelope"))?;
             }
         }
         let text = bundle.to_string();
         Bundle::from_json(&text)
             .map(Some)
-            .map_err(|e| format!("cannot convert the layer's Rekor bundle: {e}"))
+            .map_err(BundleError::at("cannot convert the layer's Rekor bundle"))
     }
 }
 
@@ -246,7 +247,7 @@ fn simple_signing(payload: &Value) -> Result<LayerKind, EvidenceError> {
                 "simple-signing payload has no critical.image.docker-manifest-digest",
             )
         })?;
-    let digest = parse_sha256_digest(digest_text).ok_or_else(|| {
+    let digest = Digest::parse(digest_text).map(String::from).map_err(|_| {
         EvidenceError::new(format!(
             "simple-signing docker-manifest-digest {digest_text:?} is not sha256:<64 hex>"
         ))
@@ -340,7 +341,7 @@ mod tests {
             certificate,
             rekor: Some(rekor),
             kind: LayerKind::SimpleSigning {
-                digest: crate::digest::sha256_digest_of(&artifact),
+                digest: crate::digest::sha256_digest_of(&artifact).into(),
                 docker_reference: None,
                 optional: None,
             },
@@ -403,7 +404,7 @@ mod tests {
         let mut other = layer.clone();
         other.payload = [artifact.as_slice(), b"!"].concat();
         other.kind = LayerKind::SimpleSigning {
-            digest: crate::digest::sha256_digest_of(&other.payload),
+            digest: crate::digest::sha256_digest_of(&other.payload).into(),
             docker_reference: None,
             optional: None,
         };

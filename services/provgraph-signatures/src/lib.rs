@@ -24,6 +24,7 @@
 
 mod cli;
 mod digest;
+mod error;
 mod evidence;
 mod keys;
 mod layer;
@@ -32,9 +33,9 @@ mod roots;
 mod slsa;
 mod verify;
 
-pub use cli::{VerifiedSummary, VerifyBundleArgs, run_verify_bundle};
-pub use digest::parse_sha256_digest;
+pub use cli::{VerifiedSummary, VerifyBundleArgs, VerifyBundleError, run_verify_bundle};
 pub use evidence::{Evidence, EvidenceError, EvidenceFormat, parse_evidence};
+pub use error::{BundleError, KeyError, Source, TrustError};
 pub use policy::{IdentityRule, PolicyError, PolicyKey, SubjectMatcher, TrustPolicy};
 pub use slsa::{SlsaSummary, summarize as slsa_summary};
 pub use verify::{CertificateClaims, SignatureMethod, VerificationResult, verify_evidence};

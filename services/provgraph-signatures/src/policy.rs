@@ -27,7 +27,10 @@ use sigstore_verify::crypto::KeyAlgorithm;
 use sigstore_verify::trust_root::TrustedRoot;
 use sigstore_verify::types::DerPublicKey;
 
-use crate::roots::{self, one_line};
+use provgraph_model::one_line;
+
+pub use crate::error::TrustError;
+use crate::roots;
 
 /// A trust-policy file that could not be used; the message is one line
 /// naming the file and the problem.
@@ -177,7 +180,8 @@ impl TrustPolicy {
         };
         let verifier = roots::embedded(staging)
             .and_then(|root| roots::verifier(&root, root_name))
-            .map(Arc::new);
+            .map(Arc::new)
+            .map_err(|e| e.to_string());
         Self {
             root_name: root_name.to_string(),
             verifier,
@@ -291,7 +295,7 @@ impl TrustPolicy {
 
     /// A policy over a custom trusted root (no keys, no identities); `name`
     /// names the root in messages.
-    pub fn with_root(root: &TrustedRoot, name: &str) -> Result<Self, String> {
+    pub fn with_root(root: &TrustedRoot, name: &str) -> Result<Self, TrustError> {
         let verifier = roots::verifier(root, name)?;
         Ok(Self {
             root_name: name.to_string(),
@@ -303,10 +307,13 @@ impl TrustPolicy {
 
     /// Adds a trusted key from its PEM (`-----BEGIN PUBLIC KEY-----`: ECDSA
     /// P-256/P-384, RSA or Ed25519).
-    pub fn with_key(mut self, name: &str, pem: &str) -> Result<Self, String> {
-        let public_key =
-            DerPublicKey::from_pem(pem).map_err(|e| format!("bad PEM public key: {e}"))?;
-        KeyAlgorithm::from_spki(&public_key).map_err(|e| format!("bad PEM public key: {e}"))?;
+    pub fn with_key(mut self, name: &str, pem: &str) -> Result<Self, TrustError> {
+        let bad = |e: Box<dyn std::error::Error + Send + Sync>| TrustError::BadKey {
+            path: None,
+            source: e,
+        };
+        let public_key = DerPublicKey::from_pem(pem).map_err(|e| bad(e.into()))?;
+        KeyAlgorithm::from_spki(&public_key).map_err(|e| bad(e.into()))?;
         self.keys.push(PolicyKey {
             name: name.to_string(),
             public_key,

@@ -5,43 +5,43 @@ use std::path::Path;
 use sigstore_verify::Verifier;
 use sigstore_verify::trust_root::{SigstoreInstance, TrustedRoot};
 
+use crate::error::TrustError;
+
 /// The public-good production root (or the staging one), built into the binary
 /// by `sigstore-trust-root` (a snapshot of the instance's TUF target
 /// `trusted_root.json`).
-pub(crate) fn embedded(staging: bool) -> Result<TrustedRoot, String> {
+pub(crate) fn embedded(staging: bool) -> Result<TrustedRoot, TrustError> {
     let instance = if staging {
         SigstoreInstance::Staging
     } else {
         SigstoreInstance::PublicGood
     };
-    TrustedRoot::from_embedded(instance).map_err(|e| {
-        one_line(&format!(
-            "built-in {instance:?} trusted root is unusable: {e}"
-        ))
+    TrustedRoot::from_embedded(instance).map_err(|e| TrustError::BuiltInRoot {
+        instance: format!("{instance:?}"),
+        source: e.into(),
     })
 }
 
 /// A trusted root read from a `trusted_root.json` file.
-pub(crate) fn from_file(path: &Path) -> Result<TrustedRoot, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| one_line(&format!("cannot read trusted root {}: {e}", path.display())))?;
-    TrustedRoot::from_json(&text)
-        .map_err(|e| one_line(&format!("invalid trusted root {}: {e}", path.display())))
+pub(crate) fn from_file(path: &Path) -> Result<TrustedRoot, TrustError> {
+    let text = std::fs::read_to_string(path).map_err(|e| TrustError::Read {
+        what: "trusted root",
+        path: path.display().to_string(),
+        source: e.into(),
+    })?;
+    TrustedRoot::from_json(&text).map_err(|e| TrustError::InvalidRoot {
+        path: path.display().to_string(),
+        source: e.into(),
+    })
 }
 
 /// A verifier over `root`; fails when the root's keys or certificates are
 /// unusable (malformed, duplicate, or with an inverted validity window).
-pub(crate) fn verifier(root: &TrustedRoot, what: &str) -> Result<Verifier, String> {
-    Verifier::new(root).map_err(|e| one_line(&format!("unusable trusted root {what}: {e}")))
-}
-
-/// `text` on one line: line breaks become spaces.
-pub(crate) fn one_line(text: &str) -> String {
-    text.split(['\n', '\r'])
-        .map(str::trim)
-        .filter(|part| !part.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
+pub(crate) fn verifier(root: &TrustedRoot, what: &str) -> Result<Verifier, TrustError> {
+    Verifier::new(root).map_err(|e| TrustError::UnusableRoot {
+        name: what.to_string(),
+        source: e.into(),
+    })
 }
 
 #[cfg(test)]
@@ -65,10 +65,5 @@ mod tests {
             serde_json::to_string(&production.tlogs).ok(),
             serde_json::to_string(&staging.tlogs).ok()
         );
-    }
-
-    #[test]
-    fn one_line_joins_lines() {
-        assert_eq!(one_line("a\n  b\r\n\nc "), "a b c");
     }
 }

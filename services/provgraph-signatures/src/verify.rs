@@ -10,12 +10,11 @@ use sigstore_verify::types::bundle::VerificationMaterialContent;
 use sigstore_verify::types::{Artifact, Bundle, Sha256Hash, SignatureContent};
 use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy};
 
-use crate::digest::digest_bytes;
 use crate::evidence::{Evidence, Material, StatementInfo};
 use crate::keys;
 use crate::layer::{Layer, LayerKind};
 use crate::policy::TrustPolicy;
-use crate::roots::one_line;
+use provgraph_model::{Digest, one_line};
 use crate::slsa::{self, SlsaSummary};
 
 /// How the signature was made and checked.
@@ -248,10 +247,17 @@ impl Target<'_> {
     }
 }
 
-fn subject_hash(subject: &str) -> Result<Sha256Hash, String> {
-    digest_bytes(subject)
-        .map(Sha256Hash::new)
-        .ok_or_else(|| format!("subject {subject} is not a sha256 digest"))
+/// A subject that is not a `sha256:` digest (a verification result's
+/// reason).
+#[derive(Debug, thiserror::Error)]
+#[error("subject {0} is not a sha256 digest")]
+struct NotADigest(String);
+
+/// The hash a subject names.
+fn subject_hash(subject: &str) -> Result<Sha256Hash, NotADigest> {
+    Digest::parse(subject)
+        .map(|digest| Sha256Hash::new(digest.bytes()))
+        .map_err(|_| NotADigest(subject.to_string()))
 }
 
 fn verify_bundle(
@@ -264,7 +270,7 @@ fn verify_bundle(
         Ok(hash) => Target::Digest(hash),
         Err(reason) => {
             let mut result = blank(method_of(bundle));
-            result.reason = reason;
+            result.reason = reason.to_string();
             return result;
         }
     };
@@ -501,7 +507,9 @@ fn check_unlogged_bundle<'a>(
 ) -> Result<KeyCheck<'a>, String> {
     match &bundle.content {
         SignatureContent::MessageSignature(signature) => {
-            let digest = digest_bytes(subject).ok_or("subject is not a sha256 digest")?;
+            let digest = Digest::parse(subject)
+                .map_err(|_| "subject is not a sha256 digest")?
+                .bytes();
             if let Some(declared) = &signature.message_digest
                 && declared.digest.as_bytes() != digest.as_slice()
             {
@@ -568,7 +576,7 @@ fn verify_layer(
             match subject_hash(subject) {
                 Ok(hash) => Target::Digest(hash),
                 Err(reason) => {
-                    result.reason = reason;
+                    result.reason = reason.to_string();
                     return result;
                 }
             }

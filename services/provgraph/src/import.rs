@@ -328,7 +328,7 @@ async fn run_discover(args: &DiscoverArgs) -> Result<String, String> {
             args.digest,
             platforms.len()
         );
-        targets.extend(platforms.into_iter().map(|p| p.digest));
+        targets.extend(platforms.into_iter().map(|p| p.digest.into()));
     }
     let (mut found, mut trusted, mut verified, mut unverified) = (0, 0, 0, 0);
     for target in &targets {
