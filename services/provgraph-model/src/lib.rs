@@ -27,21 +27,22 @@ pub use keys::{KeyError, NodeKind, WorkloadIdentity};
 pub use principal::Principal;
 
 /// `text` on one line, for messages and logs: each line trimmed, blank lines
-/// dropped, the rest joined with `"; "`. The one way the workspace flattens
-/// a multi-line error (a TLS or serde chain, a verifier's report).
+/// dropped, the rest joined with one space. The one way the workspace
+/// flattens a multi-line error (a registry's message, a TLS or serde chain,
+/// a verifier's report).
 pub fn one_line(text: &str) -> String {
     text.split(['\n', '\r'])
         .map(str::trim)
         .filter(|line| !line.is_empty())
         .collect::<Vec<_>>()
-        .join("; ")
+        .join(" ")
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn one_line_joins_trimmed_lines() {
-        assert_eq!(super::one_line("a\n  b\r\n\n c "), "a; b; c");
+        assert_eq!(super::one_line("a\n  b\r\n\n c "), "a b c");
         assert_eq!(super::one_line("plain"), "plain");
         assert_eq!(super::one_line("\n \n"), "");
     }

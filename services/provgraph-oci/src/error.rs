@@ -110,7 +110,7 @@ mod tests {
         };
         assert_eq!(
             error.to_string(),
-            "http://r/v2/a/manifests/t: expected value; at line 1"
+            "http://r/v2/a/manifests/t: expected value at line 1"
         );
         let error = OciError::Unauthorized {
             url: "http://r/v2/a/manifests/t".into(),
