@@ -12,8 +12,8 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
-use tonic::codec::CompressionEncoding;
 use provgraph_otlp::{ErrorKind, grpc_code};
+use tonic::codec::CompressionEncoding;
 use tonic::{Code, Request, Response, Status};
 
 use provgraph_model::Principal;

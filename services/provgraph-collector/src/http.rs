@@ -7,6 +7,9 @@
 //! memory to match). Answers use the request's encoding; errors carry a
 //! `google.rpc.Status`.
 
+use crate::admission::Admission;
+use crate::status::{self, Encoding};
+use crate::{Collector, ExportError};
 use axum::Extension;
 use axum::Router;
 use axum::body::Body;
@@ -17,9 +20,6 @@ use http::{HeaderMap, header};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 use provgraph_model::Principal;
-use crate::admission::Admission;
-use crate::status::{self, Encoding};
-use crate::{Collector, ExportError};
 
 /// The router serving `/v1/traces`, behind `admission` (which reads,
 /// bounds and decompresses every body).

@@ -256,7 +256,10 @@ pub fn ids(text: &str) {
         assert_eq!(TraceId::from_bytes(trace.bytes()).as_ref(), Some(&trace));
     }
     if let Ok(parent) = Traceparent::parse(text) {
-        assert_eq!(Traceparent::parse(&parent.to_string()).as_ref(), Ok(&parent));
+        assert_eq!(
+            Traceparent::parse(&parent.to_string()).as_ref(),
+            Ok(&parent)
+        );
         assert_eq!(
             TraceId::from_id_or_traceparent(text).as_ref(),
             Some(&parent.trace_id)
@@ -275,7 +278,10 @@ pub fn image_index(data: &[u8]) {
         return;
     };
     for entry in &entries {
-        assert_eq!(Digest::parse(entry.digest.as_str()).as_ref(), Ok(&entry.digest));
+        assert_eq!(
+            Digest::parse(entry.digest.as_str()).as_ref(),
+            Ok(&entry.digest)
+        );
         if let Some(platform) = &entry.platform {
             let parts = platform.split('/').count();
             assert!((2..).contains(&parts), "platform {platform:?}");

@@ -11,7 +11,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::keys::shorten;
+use crate::shorten;
 
 /// Why a text is not the identifier it should be.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -115,7 +115,13 @@ mod tests {
         let entries = parse_image_index(&serde_json::to_vec(&index).unwrap()).unwrap();
         let got: Vec<_> = entries
             .iter()
-            .map(|e| (e.digest.as_str(), e.platform.as_deref(), e.media_type.is_some()))
+            .map(|e| {
+                (
+                    e.digest.as_str(),
+                    e.platform.as_deref(),
+                    e.media_type.is_some(),
+                )
+            })
             .collect();
         assert_eq!(
             got,
@@ -135,7 +141,10 @@ mod tests {
         check("[]", IndexError::NotAnObject);
         check(r#"{"config":{},"layers":[]}"#, IndexError::SingleManifest);
         check(r#"{"schemaVersion":2}"#, IndexError::NoManifests);
-        check(r#"{"manifests":[{"size":1}]}"#, IndexError::NoDigest { at: 0 });
+        check(
+            r#"{"manifests":[{"size":1}]}"#,
+            IndexError::NoDigest { at: 0 },
+        );
         let err = parse_image_index(br#"{"manifests":[{"digest":"sha256:00"}]}"#).unwrap_err();
         assert!(matches!(err, IndexError::BadDigest { at: 0, .. }));
         assert_eq!(
@@ -143,6 +152,9 @@ mod tests {
             "manifests[0].digest \"sha256:00\" is not sha256:<64 hex>"
         );
         let err = parse_image_index(b"{\n").unwrap_err();
-        assert!(matches!(&err, IndexError::NotJson(m) if !m.contains('\n')), "{err}");
+        assert!(
+            matches!(&err, IndexError::NotJson(m) if !m.contains('\n')),
+            "{err}"
+        );
     }
 }

@@ -144,13 +144,7 @@ impl KeyError {
     }
 }
 
-/// Shortens `value` to at most `max` characters, marking the cut.
-pub fn shorten(value: &str, max: usize) -> String {
-    match value.char_indices().nth(max) {
-        None => value.to_string(),
-        Some((cut, _)) => format!("{}…", &value[..cut]),
-    }
-}
+pub use crate::shorten;
 
 /// A commit SHA: 40 (SHA-1) or 64 (SHA-256) hex digits, lower-cased
 /// (surrounding whitespace ignored): a [`CommitSha`]'s text.
@@ -178,13 +172,9 @@ fn normalize_sha256(kind: NodeKind, raw: &str, allow_bare: bool) -> Result<Strin
         _ if allow_bare => value,
         _ => "",
     };
-    Digest::from_hex(hex).map(String::from).ok_or_else(|| {
-        KeyError::new(
-            kind,
-            raw,
-            "a digest is sha256: followed by 64 hex digits",
-        )
-    })
+    Digest::from_hex(hex)
+        .map(String::from)
+        .ok_or_else(|| KeyError::new(kind, raw, "a digest is sha256: followed by 64 hex digits"))
 }
 
 /// An image digest: `sha256:` and 64 lower-case hex digits, as a key (the

@@ -20,11 +20,19 @@ pub mod sbom;
 pub use attributes::{Mapping, UserMapping};
 pub use derive::{AttrFact, Derived, EdgeFact, EdgeKind, NodeRef, Source};
 pub use extract::{Extraction, extract, extract_with};
+pub use facts::{BuildChoice, BuildIdSource, Image, SpanFacts, TraceBuild, merge_build};
 pub use ids::{CommitSha, Digest, IdError, TraceId, Traceparent};
 pub use image_index::{IndexEntry, IndexError, parse_image_index};
-pub use facts::{BuildChoice, BuildIdSource, Image, SpanFacts, TraceBuild, merge_build};
 pub use keys::{KeyError, NodeKind, WorkloadIdentity};
 pub use principal::Principal;
+
+/// Shortens `value` to at most `max` characters, marking the cut.
+pub fn shorten(value: &str, max: usize) -> String {
+    match value.char_indices().nth(max) {
+        None => value.to_string(),
+        Some((cut, _)) => format!("{}…", &value[..cut]),
+    }
+}
 
 /// `text` on one line, for messages and logs: each line trimmed, blank lines
 /// dropped, the rest joined with one space. The one way the workspace

@@ -10,11 +10,11 @@ use reqwest::{StatusCode, Url};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use provgraph_model::one_line;
 use crate::manifest::{Descriptor, Document, media_types};
 use crate::reference::{parse_digest, validate_repository};
 use crate::registry::parse;
 use crate::{MAX_DESCRIPTORS, MAX_MANIFEST_BYTES, MAX_REFERRER_PAGES, OciError, Registry};
+use provgraph_model::one_line;
 
 /// Where a piece of evidence was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

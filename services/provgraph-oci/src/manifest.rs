@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use provgraph_model::one_line;
 use crate::reference::parse_digest;
 use provgraph_model::Digest;
+use provgraph_model::one_line;
 
 /// Media types and annotation keys discovery knows.
 pub mod media_types {
@@ -225,7 +225,10 @@ mod tests {
         ) else {
             panic!("an index");
         };
-        assert_eq!(parsed.manifests[0].sha256(), Some(digest().parse().unwrap()));
+        assert_eq!(
+            parsed.manifests[0].sha256(),
+            Some(digest().parse().unwrap())
+        );
         // Without any media type the shape decides.
         assert!(matches!(
             parse_document(&index, Some("application/octet-stream")),
@@ -261,9 +264,7 @@ mod tests {
             ),
         ];
         for (body, expected) in cases {
-            let error = parse_document(&body, None)
-                .expect_err(expected)
-                .to_string();
+            let error = parse_document(&body, None).expect_err(expected).to_string();
             assert!(error.contains(expected), "{error}");
             assert!(!error.contains('\n'), "{error}");
         }

@@ -6,10 +6,10 @@ use std::time::Duration;
 use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, LINK};
 use reqwest::{StatusCode, Url};
 
-use provgraph_model::one_line;
 use crate::manifest::{Descriptor, Document, media_types, parse_document};
 use crate::reference::{parse_digest, verify_digest};
 use crate::{MAX_BLOB_BYTES, MAX_MANIFEST_BYTES, OciError};
+use provgraph_model::one_line;
 
 /// How much of an error answer is read to find the registry's error code.
 const MAX_ERROR_BYTES: u64 = 64 * 1024;

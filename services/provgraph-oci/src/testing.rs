@@ -8,8 +8,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
 use crate::media_types;
+use serde_json::{Value, json};
 
 /// Where Debian installs the registry.
 pub const REGISTRY_BINARY: &str = "/usr/bin/docker-registry";

@@ -13,8 +13,8 @@ use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy};
 
 use provgraph_model::Digest;
 
-pub use crate::error::VerifyBundleError;
 use crate::error::TrustError;
+pub use crate::error::VerifyBundleError;
 use crate::roots;
 
 /// Arguments of `provgraph verify-bundle`, in the order the sigstore-conformance
@@ -126,11 +126,10 @@ pub fn run_verify_bundle(args: &VerifyBundleArgs) -> Result<VerifiedSummary, Ver
     let verifier = roots::verifier(&root, &root_name)?;
 
     let bundle_text = read_file("bundle", &args.bundle)?;
-    let bundle =
-        Bundle::from_json(&bundle_text).map_err(|e| VerifyBundleError::InvalidBundle {
-            path: args.bundle.display().to_string(),
-            source: e.into(),
-        })?;
+    let bundle = Bundle::from_json(&bundle_text).map_err(|e| VerifyBundleError::InvalidBundle {
+        path: args.bundle.display().to_string(),
+        source: e.into(),
+    })?;
 
     let artifact = read_artifact(&args.file_or_digest)?;
     let artifact_digest = match &artifact {
@@ -144,12 +143,12 @@ pub fn run_verify_bundle(args: &VerifyBundleArgs) -> Result<VerifiedSummary, Ver
             verify_with(&verifier, &artifact, &bundle, &policy)?
         }
         (None, Some(identity)) => {
-            let issuer = args
-                .certificate_oidc_issuer
-                .as_deref()
-                .ok_or(VerifyBundleError::Usage(
-                    "--certificate-identity needs --certificate-oidc-issuer",
-                ))?;
+            let issuer =
+                args.certificate_oidc_issuer
+                    .as_deref()
+                    .ok_or(VerifyBundleError::Usage(
+                        "--certificate-identity needs --certificate-oidc-issuer",
+                    ))?;
             let policy = VerificationPolicy::new(identity.as_str(), issuer);
             verify_with(&verifier, &artifact, &bundle, &policy)?
         }

@@ -28,14 +28,16 @@ mod error;
 mod evidence;
 mod keys;
 mod layer;
+#[cfg(test)]
+mod layer_tests;
 mod policy;
 mod roots;
 mod slsa;
 mod verify;
 
 pub use cli::{VerifiedSummary, VerifyBundleArgs, VerifyBundleError, run_verify_bundle};
-pub use evidence::{Evidence, EvidenceError, EvidenceFormat, parse_evidence};
 pub use error::{BundleError, KeyError, Source, TrustError};
+pub use evidence::{Evidence, EvidenceError, EvidenceFormat, parse_evidence};
 pub use policy::{IdentityRule, PolicyError, PolicyKey, SubjectMatcher, TrustPolicy};
 pub use slsa::{SlsaSummary, summarize as slsa_summary};
 pub use verify::{CertificateClaims, SignatureMethod, VerificationResult, verify_evidence};

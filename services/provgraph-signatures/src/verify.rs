@@ -14,8 +14,8 @@ use crate::evidence::{Evidence, Material, StatementInfo};
 use crate::keys;
 use crate::layer::{Layer, LayerKind};
 use crate::policy::TrustPolicy;
-use provgraph_model::{Digest, one_line};
 use crate::slsa::{self, SlsaSummary};
+use provgraph_model::{Digest, one_line};
 
 /// How the signature was made and checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
