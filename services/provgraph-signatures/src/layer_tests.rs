@@ -5,7 +5,7 @@
 //! does not import what imports it.
 
 use serde_json::Value;
-use sigstore_verify::types::{Bundle, DerCertificate, PayloadBytes};
+use sigstore_verify::types::{DerCertificate, PayloadBytes};
 
 use crate::evidence::{Evidence, EvidenceFormat, Material};
 use crate::layer::*;

@@ -36,8 +36,8 @@ use std::time::SystemTime;
 pub use args::EmitArgs;
 use attributes::{Collected, Value};
 use ci::{Env, process_env};
+use provgraph_model::one_line;
 use run::{Ran, run_command};
-use text::one_line;
 
 const PROG: &str = "provgraph emit";
 

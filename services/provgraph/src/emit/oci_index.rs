@@ -1,8 +1,7 @@
 //! A multi-platform image index (OCI image index or Docker manifest list)
 //! read from its exact bytes: its digest and its manifests' digests.
 
-use provgraph_model::keys::normalize_digest;
-use sha2::Digest as _;
+use provgraph_model::{IndexError, parse_image_index};
 
 /// An image index read from its exact bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -16,58 +15,37 @@ pub struct OciIndex {
 /// Why a file is not an image index provgraph can read.
 #[derive(Debug, thiserror::Error)]
 pub enum OciIndexError {
-    /// The file is not JSON.
-    #[error("not JSON: {0}")]
-    NotJson(#[source] serde_json::Error),
-    /// JSON, but not an object.
-    #[error("not a JSON object")]
-    NotObject,
     /// A single-platform manifest (it has `config` or `layers`).
     #[error("a single-platform image manifest, not an index: give its digest with --digest")]
     SingleManifest,
-    /// No `manifests` list.
-    #[error("not an image index: no \"manifests\" list")]
-    NoManifests,
-    /// `manifests[at]` has no string `digest`.
-    #[error("manifests[{at}] has no digest")]
-    NoDigest { at: usize },
-    /// `manifests[at].digest` is not `sha256:<64 hex>`.
-    #[error("manifests[{at}].digest {raw:?} is not sha256:<64 hex>")]
-    BadDigest { at: usize, raw: String },
+    /// Not an index, as the model's one index reader says.
+    #[error(transparent)]
+    Index(IndexError),
+}
+
+impl From<IndexError> for OciIndexError {
+    fn from(error: IndexError) -> Self {
+        match error {
+            IndexError::SingleManifest => OciIndexError::SingleManifest,
+            other => OciIndexError::Index(other),
+        }
+    }
 }
 
 /// Reads an OCI image index or Docker manifest list. Its digest is the
 /// sha256 of the exact bytes (as pushed; a reformatted file has another).
 pub fn read_oci_index(bytes: &[u8]) -> Result<OciIndex, OciIndexError> {
-    let json: serde_json::Value = serde_json::from_slice(bytes).map_err(OciIndexError::NotJson)?;
-    let object = json.as_object().ok_or(OciIndexError::NotObject)?;
-    let manifests = match object.get("manifests").and_then(|m| m.as_array()) {
-        Some(manifests) => manifests,
-        None if object.contains_key("layers") || object.contains_key("config") => {
-            return Err(OciIndexError::SingleManifest);
-        }
-        None => return Err(OciIndexError::NoManifests),
-    };
-    let mut digests = Vec::with_capacity(manifests.len());
-    for (at, manifest) in manifests.iter().enumerate() {
-        let raw = manifest
-            .get("digest")
-            .and_then(|d| d.as_str())
-            .ok_or(OciIndexError::NoDigest { at })?;
-        digests.push(normalize_digest(raw).map_err(|_| OciIndexError::BadDigest {
-            at,
-            raw: raw.to_string(),
-        })?);
-    }
+    let entries = parse_image_index(bytes)?;
     Ok(OciIndex {
-        digest: format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes))),
-        manifests: digests,
+        digest: provgraph_oci::sha256_digest(bytes).into(),
+        manifests: entries.into_iter().map(|e| e.digest.into()).collect(),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::Digest as _;
 
     const A: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     const B: &str = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
@@ -99,7 +77,7 @@ mod tests {
         );
         assert!(matches!(
             read_oci_index(br#"{"schemaVersion":2}"#),
-            Err(OciIndexError::NoManifests)
+            Err(OciIndexError::Index(IndexError::NoManifests))
         ));
         assert_eq!(
             read_oci_index(br#"{"manifests":[{"size":1}]}"#)
@@ -112,16 +90,16 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            matches!(&err, OciIndexError::BadDigest { at: 1, raw } if raw == "md5:x"),
+            matches!(&err, OciIndexError::Index(IndexError::BadDigest { at: 1, source }) if source.value == "md5:x"),
             "{err}"
         );
         assert!(matches!(
             read_oci_index(b"[]"),
-            Err(OciIndexError::NotObject)
+            Err(OciIndexError::Index(IndexError::NotAnObject))
         ));
         assert!(matches!(
             read_oci_index(b"{"),
-            Err(OciIndexError::NotJson(_))
+            Err(OciIndexError::Index(IndexError::NotJson(_)))
         ));
     }
 }

@@ -1,5 +1,5 @@
-//! Messages: an I/O error's reason in a few words, a multi-line error on
-//! one line.
+//! Messages: an I/O error's reason in a few words (a multi-line error on
+//! one line is `provgraph_model::one_line`).
 
 /// An I/O error in a few words: the two everyone meets are named plainly.
 pub(super) fn io_reason(err: &std::io::Error) -> String {
@@ -8,16 +8,6 @@ pub(super) fn io_reason(err: &std::io::Error) -> String {
         std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
         _ => err.to_string(),
     }
-}
-
-/// A multi-line message on one line: lines trimmed, empty ones dropped,
-/// joined with `; `.
-pub(super) fn one_line(text: &str) -> String {
-    text.split(['\n', '\r'])
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 #[cfg(test)]
@@ -33,10 +23,5 @@ mod tests {
             "permission denied"
         );
         assert_eq!(io_reason(&Error::other("disk on fire")), "disk on fire");
-        assert_eq!(
-            one_line("status: Unavailable\r\n  message: refused \n\n\tdetails: []\n"),
-            "status: Unavailable; message: refused; details: []"
-        );
-        assert_eq!(one_line(""), "");
     }
 }
