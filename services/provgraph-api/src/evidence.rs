@@ -88,7 +88,7 @@ pub(crate) async fn post_index(
     };
     let members = match parse_index(&body, &digest) {
         Ok(members) => members,
-        Err(message) => return error(StatusCode::BAD_REQUEST, message),
+        Err(refused) => return error(StatusCode::BAD_REQUEST, refused.to_string()),
     };
     let digest = digest.to_ascii_lowercase();
     let mut source = query.source.unwrap_or_else(|| "posted".to_string());

@@ -1,43 +1,39 @@
 //! Image index membership: an OCI image index (or Docker manifest list)
 //! posted with its digest. The digest binds the list, so membership is
-//! proven by content addressing, whoever posts it.
+//! proven by content addressing, whoever posts it. The index is read by the
+//! model's one index reader.
 
-use sha2::Digest;
+use provgraph_model::{Digest, IndexError, KeyError, parse_image_index};
+use sha2::Digest as _;
+
+/// Why a posted index is refused (400).
+#[derive(Debug, thiserror::Error)]
+pub enum IndexPostError {
+    /// `?digest=` is not an image digest.
+    #[error(transparent)]
+    Digest(#[from] KeyError),
+    /// The body is not the index the digest names.
+    #[error("the body hashes to {actual}, not {expected}: post the index manifest's exact bytes")]
+    Mismatch { actual: Digest, expected: String },
+    /// The body is not an image index.
+    #[error("the index: {0}")]
+    Index(#[from] IndexError),
+}
 
 /// The platform manifests an index whose bytes are `body` lists, each with
 /// its platform (`os/arch[/variant]`), after checking that `body` hashes to
 /// `digest`.
-pub fn parse_index(body: &[u8], digest: &str) -> Result<Vec<(String, Option<String>)>, String> {
-    let digest = provgraph_model::keys::normalize_digest(digest).map_err(|err| err.to_string())?;
-    let actual = format!("sha256:{}", hex::encode(sha2::Sha256::digest(body)));
-    if actual != digest {
-        return Err(format!(
-            "the body hashes to {actual}, not {digest}: post the index manifest's exact bytes"
-        ));
+pub fn parse_index(
+    body: &[u8],
+    digest: &str,
+) -> Result<Vec<(String, Option<String>)>, IndexPostError> {
+    let expected = provgraph_model::keys::normalize_digest(digest)?;
+    let actual = Digest::from_sha256(sha2::Sha256::digest(body).into());
+    if actual != expected {
+        return Err(IndexPostError::Mismatch { actual, expected });
     }
-    let index: serde_json::Value =
-        serde_json::from_slice(body).map_err(|err| format!("the index is not JSON: {err}"))?;
-    let manifests = index
-        .get("manifests")
-        .and_then(|m| m.as_array())
-        .ok_or("not an image index: no \"manifests\" list")?;
-    let mut members = Vec::with_capacity(manifests.len());
-    for (at, manifest) in manifests.iter().enumerate() {
-        let member = manifest
-            .get("digest")
-            .and_then(|d| d.as_str())
-            .ok_or(format!("manifests[{at}] has no digest"))?;
-        let member = provgraph_model::keys::normalize_digest(member)
-            .map_err(|err| format!("manifests[{at}]: {err}"))?;
-        let platform = manifest.get("platform").and_then(|p| {
-            let os = p.get("os")?.as_str()?;
-            let arch = p.get("architecture")?.as_str()?;
-            Some(match p.get("variant").and_then(|v| v.as_str()) {
-                Some(variant) => format!("{os}/{arch}/{variant}"),
-                None => format!("{os}/{arch}"),
-            })
-        });
-        members.push((member, platform));
-    }
-    Ok(members)
+    Ok(parse_image_index(body)?
+        .into_iter()
+        .map(|entry| (entry.digest.into(), entry.platform))
+        .collect())
 }

@@ -21,7 +21,7 @@ use provgraph_signatures::{TrustPolicy, VerificationResult, parse_evidence, veri
 use provgraph_store::{SignatureRecord, Store, StoreError};
 use serde::Serialize;
 
-pub use index::parse_index;
+pub use index::{IndexPostError, parse_index};
 
 /// Largest evidence body accepted, in bytes.
 pub const MAX_EVIDENCE_BYTES: usize = 16 * 1024 * 1024;

@@ -20,15 +20,7 @@ pub(crate) fn annotated_trace(result: &VerificationResult) -> Option<String> {
     let raw = TRACE_ANNOTATIONS
         .iter()
         .find_map(|name| annotation(result, name))?;
-    let trace = match raw.split('-').collect::<Vec<_>>().as_slice() {
-        [_, trace, _, _] => trace.to_string(),
-        _ => raw,
-    }
-    .to_ascii_lowercase();
-    (trace.len() == 32
-        && trace.bytes().all(|b| b.is_ascii_hexdigit())
-        && trace.bytes().any(|b| b != b'0'))
-    .then_some(trace)
+    provgraph_model::TraceId::from_id_or_traceparent(&raw).map(String::from)
 }
 
 /// How the signature was made and checked, as the API names it.
