@@ -18,9 +18,14 @@
 //! - SBOM packages are sorted, unique, and valid keys of their kind;
 //! - a trust policy's exact identity rules allow the identity they name;
 //! - identifiers (`Digest`, `CommitSha`, `TraceId`, `traceparent`) that
-//!   parse are canonical, and image index entries carry canonical digests.
+//!   parse are canonical, and image index entries carry canonical digests;
+//! - vulnerability documents (`vuln`): what parses has identifiers and
+//!   canonical digests, recognition and parsing agree, matching does not
+//!   depend on how a Go version is written, versions are totally ordered.
 //!
 //! See docs/fuzzing.md.
+
+pub mod vuln;
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -52,6 +57,12 @@ pub const TARGETS: &[Target] = &[
     ("sbom", sbom),
     ("trust_policy", trust_policy),
     ("image_index", image_index),
+    ("osv", vuln::osv),
+    ("trivy", vuln::trivy),
+    ("grype", vuln::grype),
+    ("govulncheck", vuln::govulncheck),
+    ("openvex", vuln::openvex),
+    ("versions", vuln::versions),
 ];
 
 /// The artifact digest the evidence target passes as `?digest=`.
