@@ -51,10 +51,14 @@ pub enum EdgeKind {
     RequiresIndirect,
     /// ARTIFACT -> MODULE or PACKAGE: an SBOM of the artifact lists it.
     Contains,
+    /// VULNERABILITY -> MODULE or PACKAGE (a version in an OSV record's
+    /// ranges), GOMOD (the Go release its go.mod names, for `stdlib`), or
+    /// ARTIFACT (a scanner found it there).
+    Affects,
 }
 
 impl EdgeKind {
-    pub const ALL: [EdgeKind; 13] = [
+    pub const ALL: [EdgeKind; 14] = [
         EdgeKind::BuiltBy,
         EdgeKind::FromCommit,
         EdgeKind::FromRepository,
@@ -68,6 +72,7 @@ impl EdgeKind {
         EdgeKind::Requires,
         EdgeKind::RequiresIndirect,
         EdgeKind::Contains,
+        EdgeKind::Affects,
     ];
 
     pub fn code(self) -> i16 {
@@ -85,6 +90,7 @@ impl EdgeKind {
             EdgeKind::Requires => 11,
             EdgeKind::RequiresIndirect => 12,
             EdgeKind::Contains => 13,
+            EdgeKind::Affects => 14,
         }
     }
 
@@ -107,6 +113,7 @@ impl EdgeKind {
             EdgeKind::Requires => "REQUIRES",
             EdgeKind::RequiresIndirect => "REQUIRES_INDIRECT",
             EdgeKind::Contains => "CONTAINS",
+            EdgeKind::Affects => "AFFECTS",
         }
     }
 }

@@ -46,10 +46,14 @@ pub enum NodeKind {
     Module,
     /// A package other than a Go module that an SBOM lists; key: its purl.
     Package,
+    /// A vulnerability; key: its OSV id (`GO-2023-2102`), or the id a
+    /// scanner report gives when no OSV record names it, as written.
+    /// Aliases resolve to it in any letter case (provgraph-store `vulns`).
+    Vulnerability,
 }
 
 impl NodeKind {
-    pub const ALL: [NodeKind; 11] = [
+    pub const ALL: [NodeKind; 12] = [
         NodeKind::Repository,
         NodeKind::Commit,
         NodeKind::Gomod,
@@ -61,6 +65,7 @@ impl NodeKind {
         NodeKind::Identity,
         NodeKind::Module,
         NodeKind::Package,
+        NodeKind::Vulnerability,
     ];
 
     /// The stable code stored in the database.
@@ -77,6 +82,7 @@ impl NodeKind {
             NodeKind::Identity => 9,
             NodeKind::Module => 10,
             NodeKind::Package => 11,
+            NodeKind::Vulnerability => 12,
         }
     }
 
@@ -98,6 +104,7 @@ impl NodeKind {
             NodeKind::Identity => "IDENTITY",
             NodeKind::Module => "MODULE",
             NodeKind::Package => "PACKAGE",
+            NodeKind::Vulnerability => "VULNERABILITY",
         }
     }
 
@@ -114,6 +121,7 @@ impl NodeKind {
             NodeKind::Identity => normalize_identity(raw),
             NodeKind::Module => normalize_module(raw),
             NodeKind::Package => normalize_purl(raw),
+            NodeKind::Vulnerability => normalize_vulnerability(raw),
         }
     }
 }
@@ -377,6 +385,25 @@ pub fn normalize_purl(raw: &str) -> Result<String, KeyError> {
             NodeKind::Package,
             raw,
             "a package is a purl: pkg:TYPE/NAME@VERSION",
+        ));
+    }
+    Ok(value.to_string())
+}
+
+/// A VULNERABILITY key: an id (`GO-2023-2102`, `CVE-2023-44487`,
+/// `GHSA-4374-p667-p6c8`) as written, trimmed: 1 to 256 bytes without
+/// spaces or control characters. Letter case is kept (GHSA ids are written
+/// in lower case after their prefix); lookups by id or alias ignore it.
+pub fn normalize_vulnerability(raw: &str) -> Result<String, KeyError> {
+    let value = raw.trim();
+    if value.is_empty()
+        || value.len() > 256
+        || value.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(KeyError::new(
+            NodeKind::Vulnerability,
+            raw,
+            "a vulnerability id is 1 to 256 bytes without spaces (GO-2023-2102, CVE-2023-44487)",
         ));
     }
     Ok(value.to_string())
