@@ -51,9 +51,8 @@ pub enum EdgeKind {
     RequiresIndirect,
     /// ARTIFACT -> MODULE or PACKAGE: an SBOM of the artifact lists it.
     Contains,
-    /// VULNERABILITY -> MODULE or PACKAGE (a version in an OSV record's
-    /// ranges), GOMOD (the Go release its go.mod names, for `stdlib`), or
-    /// ARTIFACT (a scanner found it there).
+    // GOMOD: the Go release its go.mod names, for `stdlib`.
+    /// VULNERABILITY -> MODULE, PACKAGE or GOMOD (an OSV record's ranges cover it), or ARTIFACT (a scanner found it).
     Affects,
 }
 

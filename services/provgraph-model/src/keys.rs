@@ -46,9 +46,8 @@ pub enum NodeKind {
     Module,
     /// A package other than a Go module that an SBOM lists; key: its purl.
     Package,
-    /// A vulnerability; key: its OSV id (`GO-2023-2102`), or the id a
-    /// scanner report gives when no OSV record names it, as written.
-    /// Aliases resolve to it in any letter case (provgraph-store `vulns`).
+    // Kept as written; aliases resolve to it in any letter case.
+    /// A vulnerability; key: its OSV id (`GO-2023-2102`), or a scanner's id when no OSV record names it.
     Vulnerability,
 }
 

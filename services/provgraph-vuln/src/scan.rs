@@ -131,7 +131,9 @@ pub fn parse_trivy(document: &Value) -> Result<ScanReport, DocumentError> {
     match map.get("SchemaVersion").and_then(Value::as_i64) {
         Some(2) => {}
         _ => {
-            return Err(Path::Field(&root, "SchemaVersion").error("must be 2 (trivy --format json)"));
+            return Err(
+                Path::Field(&root, "SchemaVersion").error("must be 2 (trivy --format json)")
+            );
         }
     }
     let images = match map.get("Metadata") {
