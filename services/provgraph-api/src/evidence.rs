@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use provgraph_evidence::{ImportError, MAX_EVIDENCE_BYTES, import_as, parse_index};
 use provgraph_model::Principal;
+use provgraph_otlp::ErrorKind;
 use provgraph_signatures::TrustPolicy;
 use provgraph_store::{Store, StoreError};
 use serde::Deserialize;
@@ -26,18 +26,18 @@ pub(crate) struct EvidenceState {
     pub policy: Arc<TrustPolicy>,
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(serde_json::json!({ "error": message.into() }))).into_response()
+fn error(kind: ErrorKind, message: impl Into<String>) -> Response {
+    crate::refusal(kind, Json(serde_json::json!({ "error": message.into() })))
 }
 
 /// 503 when the store may take it later, else 500.
 fn store_failed(err: StoreError) -> Response {
-    let status = if err.is_retryable() {
-        StatusCode::SERVICE_UNAVAILABLE
+    let kind = if err.is_retryable() {
+        ErrorKind::Unavailable
     } else {
-        StatusCode::INTERNAL_SERVER_ERROR
+        ErrorKind::Internal
     };
-    error(status, err.to_string())
+    error(kind, err.to_string())
 }
 
 pub(crate) async fn post_evidence(
@@ -48,7 +48,7 @@ pub(crate) async fn post_evidence(
 ) -> Response {
     if body.len() > MAX_EVIDENCE_BYTES {
         return error(
-            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::TooLarge,
             format!("evidence larger than {MAX_EVIDENCE_BYTES} bytes"),
         );
     }
@@ -63,7 +63,7 @@ pub(crate) async fn post_evidence(
     .await
     {
         Ok(results) => Json(serde_json::json!({ "results": results })).into_response(),
-        Err(ImportError::Invalid(message)) => error(StatusCode::BAD_REQUEST, message),
+        Err(ImportError::Invalid(message)) => error(ErrorKind::InvalidArgument, message),
         Err(ImportError::Store(err)) => store_failed(err),
     }
 }
@@ -82,13 +82,13 @@ pub(crate) async fn post_index(
 ) -> Response {
     let Some(digest) = query.digest else {
         return error(
-            StatusCode::BAD_REQUEST,
+            ErrorKind::InvalidArgument,
             "?digest=sha256:<hex> names the index",
         );
     };
     let members = match parse_index(&body, &digest) {
         Ok(members) => members,
-        Err(refused) => return error(StatusCode::BAD_REQUEST, refused.to_string()),
+        Err(refused) => return error(ErrorKind::InvalidArgument, refused.to_string()),
     };
     let digest = digest.to_ascii_lowercase();
     let mut source = query.source.unwrap_or_else(|| "posted".to_string());

@@ -20,6 +20,7 @@ use axum::extract::{DefaultBodyLimit, FromRequest};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
+use provgraph_otlp::ErrorKind;
 use provgraph_signatures::TrustPolicy;
 use provgraph_store::Store;
 use std::sync::Arc;
@@ -121,12 +122,27 @@ async fn graphiql() -> Html<String> {
     )
 }
 
-fn query_error(status: StatusCode, message: String) -> Response {
-    (
-        status,
+fn query_error(kind: ErrorKind, message: String) -> Response {
+    refusal(
+        kind,
         axum::Json(serde_json::json!({ "errors": [{ "message": message }] })),
     )
-        .into_response()
+}
+
+/// What `Retry-After` says when the API refuses for a reason that passes
+/// (the store is away), in seconds, as the OTLP receivers say it.
+const RETRY_AFTER_SECONDS: u32 = 1;
+
+/// A refusal of `kind` with `body`: the status (and `Retry-After`) that
+/// [`ErrorKind`] gives every edge, so the API answers as the receivers do.
+pub(crate) fn refusal(kind: ErrorKind, body: impl IntoResponse) -> Response {
+    let mut response = (kind.http_status(), body).into_response();
+    if let Some(seconds) = kind.retry_after(RETRY_AFTER_SECONDS) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, seconds.into());
+    }
+    response
 }
 
 async fn graphql(State(state): State<ApiState>, request: axum::extract::Request) -> Response {
@@ -142,13 +158,13 @@ async fn graphql(State(state): State<ApiState>, request: axum::extract::Request)
         Ok(Ok(bytes)) => bytes,
         Ok(Err(_)) => {
             return query_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorKind::TooLarge,
                 format!("query body larger than {MAX_QUERY_BYTES} bytes or unreadable"),
             );
         }
         Err(_) => {
             return query_error(
-                StatusCode::BAD_REQUEST,
+                ErrorKind::InvalidArgument,
                 format!("query body not received within {:?}", state.timeout),
             );
         }
@@ -179,11 +195,7 @@ async fn graphql(State(state): State<ApiState>, request: axum::extract::Request)
 async fn readyz(State(state): State<ApiState>) -> Response {
     match state.store.ping().await {
         Ok(()) => (StatusCode::OK, "ready\n").into_response(),
-        Err(err) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("not ready: {err}\n"),
-        )
-            .into_response(),
+        Err(err) => refusal(ErrorKind::Unavailable, format!("not ready: {err}\n")),
     }
 }
 

@@ -239,6 +239,10 @@ pub struct Traceparent {
 impl Traceparent {
     /// What [`Traceparent::parse`] accepts, for messages.
     pub const FORM: &'static str = "00-<32 hex>-<16 hex>-<2 hex>";
+    /// What a well-formed `traceparent` with an all-zero trace or span id
+    /// is refused as (the specification makes such ids invalid).
+    pub const NOT_ALL_ZERO: &'static str =
+        "a traceparent whose trace and span ids are not all zero";
 
     /// Parses a `traceparent` (surrounding whitespace ignored). Version
     /// `ff` is invalid; version `00` has exactly four fields; a later
@@ -256,11 +260,15 @@ impl Traceparent {
         if !is_hex(span, 16) || !is_hex(flags, 2) {
             return Err(bad());
         }
-        let trace_id = TraceId::parse(trace).map_err(|_| bad())?;
+        if !is_hex(trace, 32) {
+            return Err(bad());
+        }
+        let all_zero = || IdError::new(text, Traceparent::NOT_ALL_ZERO);
+        let trace_id = TraceId::parse(trace).map_err(|_| all_zero())?;
         let mut span_id = [0u8; 8];
         hex::decode_to_slice(span, &mut span_id).map_err(|_| bad())?;
         if span_id == [0; 8] {
-            return Err(bad());
+            return Err(all_zero());
         }
         let flags = u8::from_str_radix(flags, 16).map_err(|_| bad())?;
         Ok(Traceparent {
@@ -343,9 +351,17 @@ mod tests {
         assert_eq!(parent.to_string(), text);
         // A later version may append fields.
         assert!(Traceparent::parse(&format!("01{}-extra", &text[2..])).is_ok());
-        for bad in [
+        for zero in [
             "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
             "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+        ] {
+            assert_eq!(
+                Traceparent::parse(zero).unwrap_err().expected,
+                Traceparent::NOT_ALL_ZERO,
+                "{zero}"
+            );
+        }
+        for bad in [
             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x",
             "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",

@@ -3,6 +3,7 @@
 //! the CI's trace.
 
 use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+use provgraph_model::ids::Traceparent;
 
 use super::ci::Env;
 
@@ -47,31 +48,20 @@ pub(super) fn parent_context(
     Some((context, source))
 }
 
-/// The W3C `traceparent`: `VERSION-TRACEID-SPANID-FLAGS`.
+/// The W3C `traceparent` (`VERSION-TRACEID-SPANID-FLAGS`), read by the
+/// model's one parser, as the context of a remote parent.
 fn parse_traceparent(value: &str) -> Result<SpanContext, TraceparentError> {
-    let parts: Vec<&str> = value.trim().split('-').collect();
-    let bad = || TraceparentError::Malformed(value.to_string());
-    if parts.len() < 4 {
-        return Err(bad());
-    }
-    let (version, trace, span, flags) = (parts[0], parts[1], parts[2], parts[3]);
-    let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
-    if !hex(version, 2) || version == "ff" || (version == "00" && parts.len() != 4) {
-        return Err(bad());
-    }
-    if !hex(trace, 32) || !hex(span, 16) || !hex(flags, 2) {
-        return Err(bad());
-    }
-    let trace_id = TraceId::from_hex(trace).map_err(|_| bad())?;
-    let span_id = SpanId::from_hex(span).map_err(|_| bad())?;
-    if trace_id == TraceId::INVALID || span_id == SpanId::INVALID {
-        return Err(TraceparentError::AllZero(value.to_string()));
-    }
-    let flags = u8::from_str_radix(flags, 16).map_err(|_| bad())?;
+    let parent = Traceparent::parse(value).map_err(|err| {
+        if err.expected == Traceparent::NOT_ALL_ZERO {
+            TraceparentError::AllZero(value.to_string())
+        } else {
+            TraceparentError::Malformed(value.to_string())
+        }
+    })?;
     Ok(SpanContext::new(
-        trace_id,
-        span_id,
-        TraceFlags::new(flags),
+        TraceId::from_bytes(parent.trace_id.bytes()),
+        SpanId::from_bytes(parent.span_id),
+        TraceFlags::new(parent.flags),
         true,
         TraceState::default(),
     ))
