@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_graphql::{Context, Error, Object, Result, SimpleObject};
 use provgraph_store::{EdgeRow, EvidenceRow, LineageLimits, NodeRow};
 
+use super::batch::batches;
 use super::cursor::{page_cursor, parse_page_cursor};
 use super::enums::{Direction, EdgeKind, EvidenceKind, NodeKind, Support};
 use super::signatures::{Proof, proofs_by_edge};
@@ -104,16 +105,12 @@ impl Node {
         if let Some(attributes) = &self.attributes {
             return Ok(attributes.as_ref().clone());
         }
-        let rows = api(ctx)
-            .store
-            .attributes(&[self.row.id])
-            .await
-            .map_err(store_error)?;
+        let rows = batches(ctx)?.attributes(self.row.id).await?;
         Ok(rows
-            .into_iter()
-            .map(|row| Attribute {
-                name: row.name,
-                value: row.value,
+            .iter()
+            .map(|(name, value)| Attribute {
+                name: name.clone(),
+                value: value.clone(),
             })
             .collect())
     }

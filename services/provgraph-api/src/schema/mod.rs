@@ -4,6 +4,7 @@
 //! one query root.
 
 mod audit;
+mod batch;
 mod cursor;
 mod enums;
 mod graph;
@@ -62,6 +63,10 @@ pub fn build_schema(store: Store, limits: ApiLimits) -> ProvSchema {
     Schema::build(Query::default(), EmptyMutation, EmptySubscription)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
+        .extension(batch::PerRequest {
+            store: store.clone(),
+            limit: limits.max_list,
+        })
         .data(Api { store, limits })
         .finish()
 }

@@ -2,44 +2,39 @@
 //! workloads, each with the neighbours a user asks about, and their entry
 //! points.
 
+use async_graphql::futures_util;
 use async_graphql::{Context, Object, Result, SimpleObject};
 use provgraph_model::{EdgeKind, NodeKind};
 use provgraph_store::NodeRow;
 
+use super::batch::batches;
 use super::graph::Node;
 use super::signatures::Signature;
 use super::{api, find, store_error};
 use crate::time::rfc3339;
 
-/// The nodes one hop from `ids`: along edges (`outgoing`) or against them.
+/// The nodes one hop from `ids`: along edges (`outgoing`) or against them,
+/// by key, at most the list limit. Read in batches with the siblings
+/// resolving at the same time (see `batch`).
 pub(super) async fn hop(
     ctx: &Context<'_>,
     ids: &[i64],
     outgoing: bool,
     kinds: &[EdgeKind],
 ) -> Result<Vec<NodeRow>> {
-    let api = api(ctx);
-    let limit = api.limits.max_list as i64;
-    let direction = if outgoing {
-        provgraph_store::Direction::Upstream
-    } else {
-        provgraph_store::Direction::Downstream
-    };
-    let edges = api
-        .store
-        .edges(ids, direction, kinds, 0, limit)
-        .await
-        .map_err(store_error)?;
-    let mut seen = std::collections::HashSet::with_capacity(edges.len());
-    let mut others: Vec<i64> = Vec::with_capacity(edges.len());
-    for edge in edges {
-        let other = if outgoing { edge.to_id } else { edge.from_id };
-        if seen.insert(other) {
-            others.push(other);
+    let batches = batches(ctx)?;
+    let found =
+        futures_util::future::try_join_all(ids.iter().map(|id| batches.hop(*id, outgoing, kinds)))
+            .await?;
+    let mut nodes: Vec<NodeRow> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for row in found.iter().flat_map(|rows| rows.iter()) {
+        if seen.insert(row.id) {
+            nodes.push(row.clone());
         }
     }
-    let mut nodes = api.store.nodes(&others).await.map_err(store_error)?;
     nodes.sort_by(|a, b| a.key.cmp(&b.key));
+    nodes.truncate(api(ctx).limits.max_list);
     Ok(nodes)
 }
 
@@ -57,20 +52,18 @@ pub(super) async fn hop_to<T: From<NodeRow>>(
         .collect())
 }
 
+/// The values of attribute `name` of node `id` (batched).
 pub(super) async fn attribute_values(
     ctx: &Context<'_>,
     id: i64,
     name: &str,
 ) -> Result<Vec<String>> {
-    let rows = api(ctx)
-        .store
-        .attributes(&[id])
-        .await
-        .map_err(store_error)?;
-    Ok(rows
-        .into_iter()
-        .filter(|row| row.name == name)
-        .map(|row| row.value)
+    Ok(batches(ctx)?
+        .attributes(id)
+        .await?
+        .iter()
+        .filter(|(n, _)| n == name)
+        .map(|(_, v)| v.clone())
         .collect())
 }
 
