@@ -85,6 +85,21 @@ pub const IMAGE_TAGS: &[&str] = &[
 pub const SERVICE_NAME: &[&str] = &["service.name"];
 pub const K8S_NAMESPACE: &[&str] = &["k8s.namespace.name"];
 pub const K8S_DEPLOYMENT: &[&str] = &["k8s.deployment.name"];
+/// The workload's name when there is no deployment, in this order: the
+/// controllers the semantic conventions name (a job's cronjob before the
+/// job, whose name changes every run).
+pub const K8S_CONTROLLERS: &[&str] = &[
+    "k8s.statefulset.name",
+    "k8s.daemonset.name",
+    "k8s.cronjob.name",
+    "k8s.job.name",
+];
+pub const K8S_CLUSTER: &[&str] = &["k8s.cluster.name"];
+/// The runtime's image id: read (on a resource, when no other digest is
+/// named) only as `NAME@sha256:<hex>`, the form Kubernetes reports (a
+/// registry digest). Docker's bare `sha256:<hex>` is the image's config
+/// digest, not its manifest's, and is ignored.
+pub const CONTAINER_IMAGE_ID: &[&str] = &["container.image.id"];
 pub const ENVIRONMENT: &[&str] = &[
     "deployment.environment.name",
     // semantic conventions before 1.27

@@ -13,8 +13,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::facts::{BuildChoice, Image, SpanFacts};
-use crate::keys::NodeKind;
+use crate::facts::{BuildChoice, Image, Sighting, SpanFacts};
+use crate::keys::{NodeKind, WorkloadIdentity};
 
 /// The kinds of edge; each points from what was made to what it was made from.
 // Numeric codes are stored: never reuse or renumber one. The doc comments
@@ -198,6 +198,39 @@ impl Derived {
         node
     }
 
+    fn workload(&mut self, identity: &WorkloadIdentity, sender: &str) -> NodeRef {
+        let workload = NodeRef::new(NodeKind::Workload, identity.key());
+        self.nodes.push(workload.clone());
+        self.attr(&workload, "name", &identity.name);
+        if let Some(namespace) = &identity.namespace {
+            self.attr(&workload, "k8s.namespace.name", namespace);
+        }
+        if let Some(environment) = &identity.environment {
+            self.attr(&workload, "deployment.environment.name", environment);
+        }
+        if let Some(cluster) = &identity.cluster {
+            self.attr(&workload, "k8s.cluster.name", cluster);
+        }
+        if !sender.is_empty() {
+            self.attr(&workload, "service.name", sender);
+        }
+        workload
+    }
+
+    /// Adds what a sighting contributes: the workload, the images it runs,
+    /// and a RUNS edge to each. The edges carry no evidence: a sighting row
+    /// (first and last seen, a count) stands for them, whatever the volume.
+    /// Returns the (workload, artifact) pairs.
+    pub fn add_sighting(&mut self, sighting: &Sighting) -> Vec<(NodeRef, NodeRef)> {
+        let workload = self.workload(&sighting.workload, &sighting.sender);
+        let mut pairs = Vec::with_capacity(sighting.images.len());
+        for image in &sighting.images {
+            let artifact = self.image(image);
+            pairs.push((workload.clone(), artifact));
+        }
+        pairs
+    }
+
     /// Adds what `facts` contributes, given its trace's build (`None` while
     /// the trace has shown no build facts: then the sender is a workload).
     pub fn add(&mut self, facts: &SpanFacts, build: Option<&BuildChoice>) {
@@ -208,18 +241,7 @@ impl Derived {
         };
         let Some(build) = build else {
             if let Some(identity) = &facts.workload {
-                let workload = NodeRef::new(NodeKind::Workload, identity.key());
-                self.nodes.push(workload.clone());
-                self.attr(&workload, "name", &identity.name);
-                if let Some(namespace) = &identity.namespace {
-                    self.attr(&workload, "k8s.namespace.name", namespace);
-                }
-                if let Some(environment) = &identity.environment {
-                    self.attr(&workload, "deployment.environment.name", environment);
-                }
-                if !facts.sender.is_empty() {
-                    self.attr(&workload, "service.name", &facts.sender);
-                }
+                let workload = self.workload(identity, &facts.sender);
                 for image in &facts.runs_in {
                     let artifact = self.image(image);
                     self.edge(EdgeKind::Runs, &workload, &artifact, &source);
@@ -296,7 +318,6 @@ impl Derived {
 mod tests {
     use super::*;
     use crate::facts::BuildIdSource;
-    use crate::keys::WorkloadIdentity;
 
     fn digest(c: char) -> String {
         format!("sha256:{}", c.to_string().repeat(64))
@@ -375,6 +396,7 @@ mod tests {
                 environment: Some("prod".into()),
                 namespace: Some("payments".into()),
                 name: "calc".into(),
+                cluster: None,
             }),
             ..SpanFacts::default()
         };

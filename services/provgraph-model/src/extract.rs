@@ -10,7 +10,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
 
 use crate::attributes::{self as names, Mapping};
-use crate::facts::{BuildChoice, Image, SpanFacts};
+use crate::facts::{BuildChoice, Image, Sighting, SpanFacts};
 use crate::keys::{self, KeyError, WorkloadIdentity, shorten};
 
 /// How many problem descriptions an [`Extraction`] keeps verbatim; the rest
@@ -23,9 +23,15 @@ pub struct Extraction {
     /// Facts of the spans that said anything, at most one entry per span
     /// (and one per trace for bare "runs in image" sightings).
     pub facts: Vec<SpanFacts>,
-    /// Spans in the request.
+    /// Workloads seen running images, from the resources of a metrics or
+    /// logs export ([`extract_resources`]); each distinct sighting once.
+    pub sightings: Vec<Sighting>,
+    /// Spans in the request (data points or log records for metrics and
+    /// logs).
     pub spans_seen: u64,
-    /// Spans rejected whole, or with at least one value rejected.
+    /// Spans rejected whole, or with at least one value rejected (for
+    /// metrics and logs: the data points or log records of a resource with
+    /// a value rejected).
     pub rejected_spans: u64,
     /// The first [`MAX_PROBLEMS_KEPT`] problems, each one line.
     pub problems: Vec<String>,
@@ -70,29 +76,12 @@ pub fn extract_with(request: &ExportTraceServiceRequest, mapping: &Mapping) -> E
             .as_ref()
             .map(|r| r.attributes.as_slice())
             .unwrap_or_default();
-        let resource = Attrs {
-            primary: resource_attrs,
-            fallback: &[],
-        };
-        let mut resource_problems = Vec::new();
-        let runs_in = read_images(&resource, &mut resource_problems);
-        let sender = resource
-            .string(names::SERVICE_NAME)
-            .unwrap_or_default()
-            .to_string();
-        // A workload whose key would not be a valid key (too long, control
-        // characters) is a problem, not a node no query could name.
-        let workload = (!runs_in.is_empty())
-            .then(|| workload_identity(&resource))
-            .and_then(
-                |identity| match keys::normalize_workload_key(&identity.key()) {
-                    Ok(_) => Some(identity),
-                    Err(err) => {
-                        resource_problems.push(format!("workload: {err}"));
-                        None
-                    }
-                },
-            );
+        let ResourceView {
+            sender,
+            runs_in,
+            workload,
+            problems: resource_problems,
+        } = read_resource(resource_attrs);
         for scope_spans in &resource_spans.scope_spans {
             for span in &scope_spans.spans {
                 out.spans_seen += 1;
@@ -184,6 +173,120 @@ pub fn extract_with(request: &ExportTraceServiceRequest, mapping: &Mapping) -> E
         }
     }
     out
+}
+
+/// Reads the resources of a metrics or logs export: each given with the
+/// number of data points or log records under it (counted in
+/// [`Extraction::spans_seen`], and in [`Extraction::rejected_spans`] when
+/// their resource had a value that does not parse). Only resources are read:
+/// a resource that names the image its process runs in is a [`Sighting`];
+/// data points and log records say nothing provgraph keeps.
+pub fn extract_resources<'a>(
+    resources: impl IntoIterator<Item = (&'a [KeyValue], u64)>,
+) -> Extraction {
+    let mut out = Extraction::default();
+    for (index, (attributes, items)) in resources.into_iter().enumerate() {
+        out.spans_seen += items;
+        let view = read_resource(attributes);
+        if !view.problems.is_empty() {
+            out.rejected_spans += items;
+            for problem in view.problems {
+                out.problem(format!("resource {index}: {problem}"));
+            }
+        }
+        if let Some(workload) = view.workload {
+            let sighting = Sighting {
+                workload,
+                sender: view.sender,
+                images: view.runs_in,
+            };
+            if !out.sightings.contains(&sighting) {
+                out.sightings.push(sighting);
+            }
+        }
+    }
+    out
+}
+
+/// What a resource says about the process that sent the telemetry.
+struct ResourceView {
+    /// `service.name`.
+    sender: String,
+    /// The images it runs in.
+    runs_in: Vec<Image>,
+    /// Who it is, when it names an image (and its key is a valid key).
+    workload: Option<WorkloadIdentity>,
+    problems: Vec<String>,
+}
+
+fn read_resource(attributes: &[KeyValue]) -> ResourceView {
+    let resource = Attrs {
+        primary: attributes,
+        fallback: &[],
+    };
+    let mut problems = Vec::new();
+    let mut runs_in = read_images(&resource, &mut problems);
+    if runs_in.is_empty() && problems.is_empty() {
+        runs_in = image_id(&resource);
+    }
+    let sender = resource
+        .string(names::SERVICE_NAME)
+        .unwrap_or_default()
+        .to_string();
+    // A workload whose key would not be a valid key (too long, control
+    // characters) is a problem, not a node no query could name.
+    let workload = (!runs_in.is_empty())
+        .then(|| workload_identity(&resource))
+        .and_then(
+            |identity| match keys::normalize_workload_key(&identity.key()) {
+                Ok(_) => Some(identity),
+                Err(err) => {
+                    problems.push(format!("workload: {err}"));
+                    None
+                }
+            },
+        );
+    ResourceView {
+        sender,
+        runs_in,
+        workload,
+        problems,
+    }
+}
+
+/// `container.image.id` in the `NAME@sha256:<hex>` form (see
+/// [`names::CONTAINER_IMAGE_ID`]); any other form is not a manifest digest
+/// and says nothing.
+fn image_id(resource: &Attrs<'_>) -> Vec<Image> {
+    let Some((name, digest)) = resource
+        .string(names::CONTAINER_IMAGE_ID)
+        .and_then(|id| id.rsplit_once('@'))
+    else {
+        return Vec::new();
+    };
+    let Ok(digest) = keys::normalize_digest(digest) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = [Some(name), resource.string(names::IMAGE_NAME)]
+        .into_iter()
+        .flatten()
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    names.dedup();
+    let mut tags: Vec<String> = resource
+        .strings(names::IMAGE_TAGS)
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    tags.sort();
+    tags.dedup();
+    vec![Image {
+        digest,
+        names,
+        tags,
+    }]
 }
 
 /// A span's attributes with its resource's behind them.
@@ -488,8 +591,10 @@ fn workload_identity(resource: &Attrs<'_>) -> WorkloadIdentity {
         namespace: resource.string(names::K8S_NAMESPACE).map(str::to_string),
         name: resource
             .string(names::K8S_DEPLOYMENT)
+            .or_else(|| resource.string(names::K8S_CONTROLLERS))
             .or_else(|| resource.string(names::SERVICE_NAME))
             .unwrap_or("unknown_service")
             .to_string(),
+        cluster: resource.string(names::K8S_CLUSTER).map(str::to_string),
     }
 }

@@ -127,6 +127,33 @@ impl SpanFacts {
     }
 }
 
+/// A workload seen running images: what a resource says when the telemetry
+/// it sent names no build. The store keeps one row per (workload, image)
+/// pair, however often it is seen.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Sighting {
+    pub workload: WorkloadIdentity,
+    /// `service.name` of the resource.
+    pub sender: String,
+    /// The images the process runs in (never empty).
+    pub images: Vec<Image>,
+}
+
+impl SpanFacts {
+    /// The sighting a span makes when it says nothing about a build: the
+    /// image its process runs in, and who that process is.
+    pub fn sighting(&self) -> Option<Sighting> {
+        if self.has_build_facts() || self.runs_in.is_empty() {
+            return None;
+        }
+        Some(Sighting {
+            workload: self.workload.clone()?,
+            sender: self.sender.clone(),
+            images: self.runs_in.clone(),
+        })
+    }
+}
+
 /// What the store knows about a trace: whether it is a build's trace, and
 /// which build. `None` while the trace has shown no build facts.
 pub type TraceBuild = Option<BuildChoice>;

@@ -415,14 +415,22 @@ pub struct WorkloadIdentity {
     pub environment: Option<String>,
     /// `k8s.namespace.name`.
     pub namespace: Option<String>,
-    /// `k8s.deployment.name`, else `service.name`.
+    /// `k8s.deployment.name`, else `k8s.statefulset.name`,
+    /// `k8s.daemonset.name`, `k8s.cronjob.name`, `k8s.job.name`, else
+    /// `service.name`.
     pub name: String,
+    /// `k8s.cluster.name`: a fourth, leading key part, only when present
+    /// (so that keys without a cluster stay what they were).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
 }
 
 impl WorkloadIdentity {
-    /// The WORKLOAD key: `ENVIRONMENT/NAMESPACE/NAME`, an absent part written
-    /// `-`, each part percent-escaping `%` and `/` so that the key splits back
-    /// into its parts.
+    /// The WORKLOAD key: `ENVIRONMENT/NAMESPACE/NAME`, or
+    /// `CLUSTER/ENVIRONMENT/NAMESPACE/NAME` when the resource names its
+    /// Kubernetes cluster; an absent part written `-`, each part
+    /// percent-escaping `%` and `/` so that the key splits back into its
+    /// parts.
     pub fn key(&self) -> String {
         fn part(value: Option<&str>) -> String {
             match value {
@@ -431,24 +439,28 @@ impl WorkloadIdentity {
                 Some(value) => value.replace('%', "%25").replace('/', "%2F"),
             }
         }
-        format!(
+        let key = format!(
             "{}/{}/{}",
             part(self.environment.as_deref()),
             part(self.namespace.as_deref()),
             part(Some(&self.name))
-        )
+        );
+        match self.cluster.as_deref().filter(|c| !c.is_empty()) {
+            Some(cluster) => format!("{}/{key}", part(Some(cluster))),
+            None => key,
+        }
     }
 }
 
 /// A WORKLOAD key as [`WorkloadIdentity::key`] writes it: three parts
-/// separated by `/`.
+/// separated by `/` (four with a cluster).
 pub fn normalize_workload_key(raw: &str) -> Result<String, KeyError> {
     let parts: Vec<&str> = raw.split('/').collect();
-    if parts.len() != 3 || parts.iter().any(|p| p.is_empty()) {
+    if !(3..=4).contains(&parts.len()) || parts.iter().any(|p| p.is_empty()) {
         return Err(KeyError::new(
             NodeKind::Workload,
             raw,
-            "a workload key is ENVIRONMENT/NAMESPACE/NAME, '-' for an absent part",
+            "a workload key is ENVIRONMENT/NAMESPACE/NAME or CLUSTER/ENVIRONMENT/NAMESPACE/NAME, '-' for an absent part",
         ));
     }
     if raw.len() > MAX_KEY_LEN || raw.chars().any(char::is_control) {
@@ -600,12 +612,24 @@ mod tests {
             environment: Some("prod".into()),
             namespace: None,
             name: "calc/api".into(),
+            cluster: None,
         };
         let key = identity.key();
         assert_eq!(key, "prod/-/calc%2Fapi");
         assert_eq!(normalize_workload_key(&key).unwrap(), key);
         assert!(normalize_workload_key("prod/calc").is_err());
         assert!(normalize_workload_key("prod//calc").is_err());
+        // A cluster is a leading fourth part; without one the key is as before.
+        let clustered = WorkloadIdentity {
+            cluster: Some("eu-1".into()),
+            ..identity
+        };
+        assert_eq!(clustered.key(), "eu-1/prod/-/calc%2Fapi");
+        assert_eq!(
+            normalize_workload_key(&clustered.key()).unwrap(),
+            clustered.key()
+        );
+        assert!(normalize_workload_key("a/b/c/d/e").is_err());
     }
 
     #[test]

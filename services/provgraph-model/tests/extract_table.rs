@@ -418,3 +418,105 @@ fn workloads_with_invalid_keys_are_problems() {
         );
     }
 }
+
+/// Resources of metrics and logs: who the workload is (the Kubernetes
+/// controllers when there is no deployment, the cluster as a leading key
+/// part), which image (`container.image.id` only as `NAME@sha256:`), and the
+/// items under a resource with a bad value counted as rejected.
+#[test]
+fn resources_of_metrics_and_logs_are_sightings() {
+    let d = |c: char| format!("sha256:{}", c.to_string().repeat(64));
+    let repo = format!("ghcr.io/acme/db@{}", d('a'));
+    let image_id = format!("ghcr.io/acme/db@{}", d('b'));
+    let bare_id = d('c');
+    struct Case {
+        attrs: Vec<(&'static str, String)>,
+        key: Option<&'static str>,
+        digest: Option<String>,
+        rejected: u64,
+    }
+    let cases = vec![
+        Case {
+            attrs: vec![
+                ("service.name", "db".into()),
+                ("k8s.statefulset.name", "db-set".into()),
+                ("k8s.job.name", "db-job-1".into()),
+                ("container.image.repo_digests", repo.clone()),
+            ],
+            key: Some("-/-/db-set"),
+            digest: Some(d('a')),
+            rejected: 0,
+        },
+        Case {
+            attrs: vec![
+                ("service.name", "backup".into()),
+                ("k8s.cronjob.name", "nightly".into()),
+                ("k8s.job.name", "nightly-2893".into()),
+                ("k8s.cluster.name", "eu-1".into()),
+                ("k8s.namespace.name", "ops".into()),
+                ("container.image.id", image_id),
+            ],
+            key: Some("eu-1/-/ops/nightly"),
+            digest: Some(d('b')),
+            rejected: 0,
+        },
+        // Today's inputs keep today's keys.
+        Case {
+            attrs: vec![
+                ("service.name", "calc".into()),
+                ("k8s.deployment.name", "calc-api".into()),
+                ("k8s.daemonset.name", "ignored".into()),
+                ("deployment.environment.name", "prod".into()),
+                ("oci.manifest.digest", d('a')),
+            ],
+            key: Some("prod/-/calc-api"),
+            digest: Some(d('a')),
+            rejected: 0,
+        },
+        // Docker's image id is a config digest: no sighting, no problem.
+        Case {
+            attrs: vec![
+                ("service.name", "local".into()),
+                ("container.image.id", bare_id),
+            ],
+            key: None,
+            digest: None,
+            rejected: 0,
+        },
+        Case {
+            attrs: vec![
+                ("service.name", "bad".into()),
+                ("oci.manifest.digest", "sha256:12".into()),
+            ],
+            key: None,
+            digest: None,
+            rejected: 5,
+        },
+    ];
+    for case in cases {
+        let attrs: Vec<KeyValue> = case
+            .attrs
+            .iter()
+            .map(|(k, v)| KeyValue {
+                key: k.to_string(),
+                value: Some(AnyValue {
+                    value: Some(Value::StringValue(v.clone())),
+                }),
+                ..Default::default()
+            })
+            .collect();
+        let out = provgraph_model::extract_resources([(attrs.as_slice(), 5)]);
+        assert_eq!(out.spans_seen, 5);
+        assert_eq!(out.rejected_spans, case.rejected, "{:?}", case.attrs);
+        assert_eq!(out.error_message().is_some(), case.rejected > 0);
+        assert!(out.facts.is_empty());
+        match (case.key, &case.digest) {
+            (Some(key), Some(digest)) => {
+                assert_eq!(out.sightings.len(), 1, "{:?}", case.attrs);
+                assert_eq!(out.sightings[0].workload.key(), key);
+                assert_eq!(&out.sightings[0].images[0].digest, digest);
+            }
+            _ => assert!(out.sightings.is_empty(), "{:?}", out.sightings),
+        }
+    }
+}
