@@ -64,6 +64,14 @@ const BASE64_URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE,
 /// integer, nesting that is too deep, ...) rejects the whole request with a [`JsonError`]
 /// that names the offending path. Never panics.
 pub fn decode_trace_request_json(body: &[u8]) -> Result<ExportTraceServiceRequest, JsonError> {
+    let mut request = parse_object(body)?;
+    Ok(ExportTraceServiceRequest {
+        resource_spans: request.list("resourceSpans", "resource_spans", resource_spans)?,
+    })
+}
+
+/// Parses a request body that must be one JSON object.
+pub(crate) fn parse_object(body: &[u8]) -> Result<Obj<'static>, JsonError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| JsonError::syntax(&e))?;
     if !value.is_object() {
         return Err(JsonError::new(
@@ -74,10 +82,7 @@ pub fn decode_trace_request_json(body: &[u8]) -> Result<ExportTraceServiceReques
             ),
         ));
     }
-    let mut request = Obj::new(value, &Path::Root)?;
-    Ok(ExportTraceServiceRequest {
-        resource_spans: request.list("resourceSpans", "resource_spans", resource_spans)?,
-    })
+    Obj::new(value, &Path::Root)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -87,13 +92,13 @@ pub fn decode_trace_request_json(body: &[u8]) -> Result<ExportTraceServiceReques
 fn resource_spans(value: Value, path: &Path<'_>) -> Result<ResourceSpans, JsonError> {
     let mut obj = Obj::new(value, path)?;
     Ok(ResourceSpans {
-        resource: obj.field("resource", "resource", resource)?,
+        resource: obj.field("resource", "resource", decode_resource)?,
         scope_spans: obj.list("scopeSpans", "scope_spans", scope_spans)?,
         schema_url: obj.string("schemaUrl", "schema_url")?,
     })
 }
 
-fn resource(value: Value, path: &Path<'_>) -> Result<Resource, JsonError> {
+pub(crate) fn decode_resource(value: Value, path: &Path<'_>) -> Result<Resource, JsonError> {
     let mut obj = Obj::new(value, path)?;
     Ok(Resource {
         attributes: obj.attributes()?,
@@ -295,7 +300,7 @@ fn any_value(value: Value, path: &Path<'_>, depth: usize) -> Result<AnyValue, Js
 
 /// Where a value sits in the request, built on the stack and rendered only for errors.
 #[derive(Clone, Copy)]
-enum Path<'a> {
+pub(crate) enum Path<'a> {
     Root,
     Field(&'a Path<'a>, &'static str),
     Index(&'a Path<'a>, usize),
@@ -319,13 +324,13 @@ impl fmt::Display for Path<'_> {
 }
 
 /// A JSON object being decoded into a message; `null` reads as an empty object.
-struct Obj<'p> {
+pub(crate) struct Obj<'p> {
     map: Map<String, Value>,
     path: &'p Path<'p>,
 }
 
 impl<'p> Obj<'p> {
-    fn new(value: Value, path: &'p Path<'p>) -> Result<Self, JsonError> {
+    pub(crate) fn new(value: Value, path: &'p Path<'p>) -> Result<Self, JsonError> {
         match value {
             Value::Object(map) => Ok(Self { map, path }),
             Value::Null => Ok(Self {
@@ -348,7 +353,7 @@ impl<'p> Obj<'p> {
     }
 
     /// Decodes a field that may be absent.
-    fn field<T>(
+    pub(crate) fn field<T>(
         &mut self,
         camel: &'static str,
         snake: &'static str,
@@ -361,7 +366,7 @@ impl<'p> Obj<'p> {
     }
 
     /// Decodes a repeated field (a JSON array); absent means empty.
-    fn list<T>(
+    pub(crate) fn list<T>(
         &mut self,
         camel: &'static str,
         snake: &'static str,
@@ -589,7 +594,7 @@ fn bytes(value: Value, path: &Path<'_>) -> Result<Vec<u8>, JsonError> {
 // Error helpers
 // ---------------------------------------------------------------------------------------------
 
-fn type_error(path: &Path<'_>, expected: &str, got: &Value) -> JsonError {
+pub(crate) fn type_error(path: &Path<'_>, expected: &str, got: &Value) -> JsonError {
     path.error(format!("expected {expected}, got {}", type_name(got)))
 }
 

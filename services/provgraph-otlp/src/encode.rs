@@ -40,16 +40,32 @@ pub struct RpcAny {
 /// an int64 written as a decimal string (per the protobuf JSON mapping) and each field is
 /// omitted when it has its default value (0 or empty).
 pub fn encode_trace_response_json(response: &ExportTraceServiceResponse) -> Vec<u8> {
-    let Some(partial) = &response.partial_success else {
-        return b"{}".to_vec();
-    };
-    let mut fields = Vec::with_capacity(2);
-    if partial.rejected_spans != 0 {
-        fields.push(format!("\"rejectedSpans\":\"{}\"", partial.rejected_spans));
+    match &response.partial_success {
+        None => b"{}".to_vec(),
+        Some(partial) => encode_partial_success_json(
+            "rejectedSpans",
+            partial.rejected_spans,
+            &partial.error_message,
+        ),
     }
-    if !partial.error_message.is_empty() {
+}
+
+/// Encodes an export response with a partial success as OTLP/JSON:
+/// `{"partialSuccess":{"<rejected_field>":"<n>","errorMessage":"..."}}`, each field omitted
+/// when it has its default value. `rejected_field` is `rejectedSpans`, `rejectedDataPoints`
+/// or `rejectedLogRecords`.
+pub fn encode_partial_success_json(
+    rejected_field: &str,
+    rejected: i64,
+    error_message: &str,
+) -> Vec<u8> {
+    let mut fields = Vec::with_capacity(2);
+    if rejected != 0 {
+        fields.push(format!("\"{rejected_field}\":\"{rejected}\""));
+    }
+    if !error_message.is_empty() {
         let mut field = String::from("\"errorMessage\":");
-        push_json_string(&mut field, &partial.error_message);
+        push_json_string(&mut field, error_message);
         fields.push(field);
     }
     format!("{{\"partialSuccess\":{{{}}}}}", fields.join(",")).into_bytes()

@@ -1,5 +1,6 @@
 //! OTLP wire formats for the provgraph collector: a lenient OTLP/JSON trace request decoder,
-//! the OTLP/HTTP trace response encoder, and `google.rpc.Status` bodies (JSON and protobuf).
+//! metrics and logs requests read for their resources (`resources.rs`), the OTLP/HTTP
+//! response encoders, and `google.rpc.Status` bodies (JSON and protobuf).
 //!
 //! The decoder is written by hand over [`serde_json::Value`] instead of using
 //! opentelemetry-proto's `with-serde` feature, because that feature rejects input that real
@@ -24,10 +25,16 @@ mod encode;
 mod error;
 mod error_kind;
 pub mod grpc_code;
+mod resources;
 
 pub use decode::{MAX_ANY_VALUE_DEPTH, decode_trace_request_json};
 pub use encode::{
-    RpcAny, RpcStatus, encode_status_json, encode_status_protobuf, encode_trace_response_json,
+    RpcAny, RpcStatus, encode_partial_success_json, encode_status_json, encode_status_protobuf,
+    encode_trace_response_json,
 };
 pub use error::JsonError;
 pub use error_kind::ErrorKind;
+pub use resources::{
+    ResourceItems, decode_logs_resources_json, decode_metrics_resources_json, logs_resources,
+    metrics_resources,
+};

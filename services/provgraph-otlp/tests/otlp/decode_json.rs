@@ -1093,3 +1093,65 @@ fn mutated_bodies_never_panic() {
         "some mutations (e.g. in string contents) stay valid"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Metrics and logs: resources read, items counted
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn metrics_and_logs_keep_resources_and_count_items() {
+    use provgraph_otlp::{decode_logs_resources_json, decode_metrics_resources_json};
+    let metrics = r#"{"resourceMetrics":[
+        {"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"calc"}}]},
+         "scopeMetrics":[{"metrics":[
+            {"name":"a","gauge":{"dataPoints":[{"asInt":"1"},{"asDouble":2.5}]}},
+            {"name":"b","histogram":{"dataPoints":[{"count":"3"}],"aggregationTemporality":2}},
+            {"name":"c","exponential_histogram":{"data_points":[{}]}},
+            {"name":"d","summary":{"dataPoints":[null]}},
+            {"name":"e","sum":{"dataPoints":[{"asInt":1}],"isMonotonic":true}},
+            {"name":"f","unknownKind":{"dataPoints":[{}]}}]}]},
+        {"resource":null,"scope_metrics":[]},
+        {"resource":{"attributes":[]}}]}"#;
+    let resources = decode_metrics_resources_json(metrics.as_bytes()).unwrap();
+    assert_eq!(resources.len(), 3);
+    assert_eq!(resources[0].items, 6);
+    assert_eq!(resources[0].attributes[0].key, "service.name");
+    assert_eq!((resources[1].items, resources[2].items), (0, 0));
+    let logs = r#"{"resource_logs":[{"resource":{"attributes":[{"key":"k","value":{"arrayValue":{}}}]},
+        "scopeLogs":[{"logRecords":[{"body":{"stringValue":"x"}},{"severityNumber":"SEVERITY_NUMBER_INFO"}]},{"log_records":[{}]}]}]}"#;
+    let resources = decode_logs_resources_json(logs.as_bytes()).unwrap();
+    assert_eq!(resources[0].items, 3);
+    for (body, path) in [
+        (r#"[]"#, ""),
+        (r#"{"resourceMetrics":{}}"#, "resourceMetrics"),
+        (
+            r#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"gauge":{"dataPoints":[1]}}]}]}]}"#,
+            "resourceMetrics[0].scopeMetrics[0].metrics[0].gauge.dataPoints[0]",
+        ),
+        (
+            r#"{"resourceMetrics":[{"resource":{"attributes":[{"key":"k","value":{"intValue":"x"}}]}}]}"#,
+            "resourceMetrics[0].resource.attributes[0].value.intValue",
+        ),
+    ] {
+        let err = decode_metrics_resources_json(body.as_bytes()).unwrap_err();
+        assert_eq!(err.path(), path, "{body}: {err}");
+    }
+    let err =
+        decode_logs_resources_json(br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":"x"}]}]}"#)
+            .unwrap_err();
+    assert_eq!(err.path(), "resourceLogs[0].scopeLogs[0].logRecords");
+    assert!(decode_logs_resources_json(b"{not json").is_err());
+}
+
+#[test]
+fn partial_success_json_names_the_signal_field() {
+    assert_eq!(
+        provgraph_otlp::encode_partial_success_json("rejectedDataPoints", 2, "bad \"digest\""),
+        br#"{"partialSuccess":{"rejectedDataPoints":"2","errorMessage":"bad \"digest\""}}"#
+            .to_vec()
+    );
+    assert_eq!(
+        provgraph_otlp::encode_partial_success_json("rejectedLogRecords", 0, ""),
+        br#"{"partialSuccess":{}}"#.to_vec()
+    );
+}
