@@ -9,11 +9,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use provgraph_model::SpanFacts;
+use provgraph_model::{Sighting, SpanFacts};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::{Store, StoreError, WriteStats};
+use crate::{Routed, Store, StoreError, WriteStats};
 
 /// Queue and batching limits.
 #[derive(Clone, Debug)]
@@ -76,7 +76,10 @@ impl IngestError {
 }
 
 struct Job {
-    facts: Vec<SpanFacts>,
+    /// What is left to commit once known sightings went to memory.
+    routed: Routed,
+    /// Span facts the request brought (its answer's count).
+    facts: usize,
     done: oneshot::Sender<Result<WriteStats, Arc<StoreError>>>,
     _permit: OwnedSemaphorePermit,
 }
@@ -84,6 +87,7 @@ struct Job {
 /// The sending side of the ingest queue. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Ingest {
+    store: Store,
     jobs: mpsc::UnboundedSender<Job>,
     room: Arc<Semaphore>,
     config: Arc<IngestConfig>,
@@ -92,7 +96,8 @@ pub struct Ingest {
 impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Job")
-            .field("facts", &self.facts.len())
+            .field("facts", &self.facts)
+            .field("to_commit", &self.routed.len())
             .finish()
     }
 }
@@ -104,8 +109,16 @@ impl Ingest {
         let (jobs, receiver) = mpsc::unbounded_channel();
         let room = Arc::new(Semaphore::new(config.max_queued_facts));
         let config = Arc::new(config);
-        let writer = tokio::spawn(run_writer(store, receiver, config.clone()));
-        (Ingest { jobs, room, config }, writer)
+        let writer = tokio::spawn(run_writer(store.clone(), receiver, config.clone()));
+        (
+            Ingest {
+                store,
+                jobs,
+                room,
+                config,
+            },
+            writer,
+        )
     }
 
     /// Span facts waiting or being written now.
@@ -115,11 +128,28 @@ impl Ingest {
 
     /// Commits `facts`, returning once they are durable.
     pub async fn write(&self, facts: Vec<SpanFacts>) -> Result<WriteStats, IngestError> {
-        if facts.is_empty() {
-            return Ok(WriteStats::default());
+        self.write_with_sightings(facts, Vec::new()).await
+    }
+
+    /// Commits `facts` and records `sightings` (from metrics and logs),
+    /// returning once what needs the database is durable. Sightings (and a
+    /// workload's bare spans) that this process committed before only move
+    /// memory, and are answered at once (see `sightings.rs`).
+    pub async fn write_with_sightings(
+        &self,
+        facts: Vec<SpanFacts>,
+        sightings: Vec<Sighting>,
+    ) -> Result<WriteStats, IngestError> {
+        let count = facts.len();
+        let routed = self.store.route(facts, sightings, crate::now_millis());
+        if routed.is_empty() {
+            return Ok(WriteStats {
+                span_facts: count as u64,
+                ..WriteStats::default()
+            });
         }
         // A request larger than the whole queue may still go through alone.
-        let wanted = facts.len().clamp(1, self.config.max_queued_facts) as u32;
+        let wanted = routed.len().clamp(1, self.config.max_queued_facts) as u32;
         let permit = self
             .room
             .clone()
@@ -130,7 +160,8 @@ impl Ingest {
         let (done, answer) = oneshot::channel();
         self.jobs
             .send(Job {
-                facts,
+                routed,
+                facts: count,
                 done,
                 _permit: permit,
             })
@@ -165,22 +196,22 @@ async fn run_writer(
                 None => break,
             },
         };
-        let mut total = first.facts.len();
+        let mut total = first.routed.len();
         let mut jobs = vec![first];
         while total < config.max_batch_facts {
             match receiver.try_recv() {
-                Ok(job) if total + job.facts.len() > config.max_batch_facts => {
+                Ok(job) if total + job.routed.len() > config.max_batch_facts => {
                     pending = Some(job);
                     break;
                 }
                 Ok(job) => {
-                    total += job.facts.len();
+                    total += job.routed.len();
                     jobs.push(job);
                 }
                 Err(_) => break,
             }
         }
-        let batch: Vec<SpanFacts> = jobs.iter().flat_map(|j| j.facts.iter().cloned()).collect();
+        let batch = Routed::merge(jobs.iter().map(|j| j.routed.clone()));
         let result = write_with_retries(&store, &batch, config.attempts).await;
         if let Err(err) = &result
             && !err.is_retryable()
@@ -190,7 +221,7 @@ async fn run_writer(
             // write each alone.
             tracing::warn!(error = %err, requests = jobs.len(), "group commit failed; writing requests one by one");
             for job in jobs {
-                let result = write_with_retries(&store, &job.facts, config.attempts).await;
+                let result = write_with_retries(&store, &job.routed, config.attempts).await;
                 let _ = job.done.send(result.map_err(Arc::new));
             }
             continue;
@@ -203,11 +234,11 @@ async fn run_writer(
                 "batch committed"
             ),
             Err(err) => {
-                tracing::warn!(requests = jobs.len(), span_facts = batch.len(), error = %err, "batch refused")
+                tracing::warn!(requests = jobs.len(), span_facts = batch.facts.len(), error = %err, "batch refused")
             }
         }
         if result.is_ok() {
-            since_statistics += batch.len();
+            since_statistics += batch.facts.len();
             if since_statistics >= STATISTICS_EVERY_FACTS {
                 since_statistics = 0;
                 if let Err(err) = store.refresh_statistics().await {
@@ -219,7 +250,7 @@ async fn run_writer(
         for job in jobs {
             let answer = match &shared {
                 Ok(_) => Ok(WriteStats {
-                    span_facts: job.facts.len() as u64,
+                    span_facts: job.facts as u64,
                     ..WriteStats::default()
                 }),
                 Err(err) => Err(err.clone()),
@@ -233,13 +264,13 @@ async fn run_writer(
 
 async fn write_with_retries(
     store: &Store,
-    batch: &[SpanFacts],
+    batch: &Routed,
     attempts: u32,
 ) -> Result<WriteStats, StoreError> {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match store.write(batch).await {
+        match store.commit_routed(batch, crate::now_millis()).await {
             Err(err) if err.is_conflict() && attempt < attempts.max(1) => {
                 tracing::debug!(attempt, error = %err, "retrying batch");
                 tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;

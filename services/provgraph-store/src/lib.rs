@@ -14,6 +14,7 @@ pub mod ingest;
 mod lineage;
 mod plan;
 mod rows;
+mod sightings;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -31,6 +32,10 @@ pub use lineage::{Direction, LineageLimits, Subgraph};
 pub use rows::{
     AttrRow, EdgeRow, EvidenceBody, EvidenceRow, IndexListing, IndexMember, NodeRow, ProofRow,
     SignatureRecord, SignatureRow, Snapshot,
+};
+pub use sightings::{
+    MAX_REMEMBERED_TRACES, PairKey, PruneStats, Routed, SightingConfig, SightingRow,
+    TRACE_WINDOW_MS, WorkloadSeen,
 };
 
 /// How a write went.
@@ -89,6 +94,10 @@ pub struct Store {
     backend: Backend,
     /// The in-memory lineage index (`index/`), shared by all clones.
     index: std::sync::Arc<index::IndexState>,
+    /// What memory knows of sightings beyond the rows (`sightings.rs`).
+    sightings: std::sync::Arc<sightings::SightingState>,
+    /// Set by [`Store::close`].
+    closed: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Milliseconds since the Unix epoch, now.
@@ -161,6 +170,8 @@ impl Store {
         Ok(Store {
             backend: Backend::Sqlite { read, write },
             index: Default::default(),
+            sightings: Default::default(),
+            closed: Default::default(),
         })
     }
 
@@ -192,6 +203,8 @@ impl Store {
         let store = Store {
             backend: Backend::Postgres { pool },
             index: Default::default(),
+            sightings: Default::default(),
+            closed: Default::default(),
         };
         store.refresh_statistics().await?;
         Ok(store)
@@ -210,14 +223,23 @@ impl Store {
         self.write_at(batch, now_millis()).await
     }
 
-    /// As [`Store::write`], with the receive time given.
+    /// As [`Store::write`], with the receive time given. Bare sightings (a
+    /// workload's spans, no build facts) go the sightings' way
+    /// (`sightings.rs`); the rest the per-trace way.
     pub async fn write_at(&self, batch: &[SpanFacts], now: i64) -> Result<WriteStats, StoreError> {
-        if batch.is_empty() {
-            return Ok(WriteStats::default());
-        }
-        let stats = on_db!(self, write | tx | writes::write_batch(&mut tx, batch, now));
-        self.index.committed();
-        Ok(stats)
+        let routed = self.route(batch.to_vec(), Vec::new(), now);
+        self.commit_routed(&routed, now).await
+    }
+
+    /// Records sightings from metrics and logs (and bare spans), committing
+    /// those this process has not committed before.
+    pub async fn write_sightings_at(
+        &self,
+        sightings: Vec<provgraph_model::Sighting>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let routed = self.route(Vec::new(), sightings, now);
+        self.commit_routed(&routed, now).await.map(|_| ())
     }
 
     /// Stores signature records in one transaction; returns their row ids.
@@ -306,8 +328,20 @@ impl Store {
         Ok(())
     }
 
-    /// Closes every connection.
+    /// True once [`Store::close`] ran.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Flushes the sightings memory holds and closes every connection.
     pub async fn close(&self) {
+        if !self.is_closed()
+            && let Err(err) = self.flush_sightings().await
+        {
+            tracing::warn!(error = %err, "flushing sightings at close failed");
+        }
+        self.closed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         self.index.stop();
         match &self.backend {
             Backend::Sqlite { read, write } => {

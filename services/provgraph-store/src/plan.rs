@@ -25,13 +25,13 @@ impl Seen {
         }
     }
 
-    fn merge(&mut self, other: Seen) {
+    pub(crate) fn merge(&mut self, other: Seen) {
         self.first = self.first.min(other.first);
         self.last = self.last.max(other.last);
     }
 }
 
-fn merge_into<K: Ord>(map: &mut BTreeMap<K, Seen>, key: K, seen: Seen) {
+pub(crate) fn merge_into<K: Ord>(map: &mut BTreeMap<K, Seen>, key: K, seen: Seen) {
     map.entry(key).and_modify(|s| s.merge(seen)).or_insert(seen);
 }
 

@@ -16,6 +16,8 @@ pub(crate) mod index_members;
 pub(crate) mod reads;
 #[path = "sboms.rs"]
 pub(crate) mod sboms;
+#[path = "sightings.rs"]
+pub(crate) mod sightings;
 #[path = "signatures.rs"]
 pub(crate) mod signatures;
 #[path = "snapshot.rs"]

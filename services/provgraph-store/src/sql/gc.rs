@@ -26,6 +26,8 @@ pub(super) async fn collect_garbage(
         qb.push(
             " AND NOT EXISTS (SELECT 1 FROM edge_evidence v WHERE v.edge_id = edges.id) \
              AND NOT EXISTS (SELECT 1 FROM edge_proofs p WHERE p.edge_id = edges.id) \
+             AND NOT EXISTS (SELECT 1 FROM sightings s WHERE edges.kind = 7 \
+                 AND s.workload_id = edges.from_id AND s.artifact_id = edges.to_id) \
              RETURNING from_id, to_id",
         );
         let rows: Vec<(i64, i64)> = qb.build_query_as().fetch_all(&mut *conn).await?;

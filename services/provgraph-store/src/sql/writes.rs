@@ -187,7 +187,10 @@ pub(super) async fn upsert_evidence(
     Ok(())
 }
 
-async fn upsert_attrs(conn: &mut Conn, rows: &[(i64, &str, &str, Seen)]) -> sqlx::Result<()> {
+pub(super) async fn upsert_attrs(
+    conn: &mut Conn,
+    rows: &[(i64, &str, &str, Seen)],
+) -> sqlx::Result<()> {
     for chunk in rows.chunks(CHUNK) {
         let mut qb = QueryBuilder::<Db>::new(
             "INSERT INTO node_attrs (node_id, name, value, first_seen, last_seen) ",

@@ -90,6 +90,7 @@ fn random_spans(rng: &mut Rng, builds: u64, trace_base: u64) -> Vec<SpanFacts> {
                 environment: Some("prod".into()),
                 namespace: Some("ns".into()),
                 name: format!("svc-{w}"),
+                cluster: None,
             }),
             ..span(trace_base + 10_000 + rng.below(1000), 0)
         });

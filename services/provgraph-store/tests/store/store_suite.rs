@@ -4,7 +4,9 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use provgraph_model::{BuildChoice, BuildIdSource, Image, NodeKind, SpanFacts, WorkloadIdentity};
+use provgraph_model::{
+    BuildChoice, BuildIdSource, Image, NodeKind, Sighting, SpanFacts, WorkloadIdentity,
+};
 use provgraph_store::ingest::{Ingest, IngestConfig, IngestError};
 use provgraph_store::testing::{Flavor, TestDb};
 use provgraph_store::{Direction, LineageLimits, Snapshot, Store, StoreError};
@@ -175,6 +177,7 @@ fn workload_span(t: u32, d: u32) -> SpanFacts {
             environment: Some("prod".into()),
             namespace: Some("payments".into()),
             name: "calc".into(),
+            cluster: None,
         }),
         ..span(t, 0)
     }
@@ -200,13 +203,116 @@ async fn workloads_run_images_and_builders_are_inputs(flavor: Flavor) {
         "ARTIFACT".into(),
         digest(4)
     )));
+    // Sightings carry no per-trace evidence: one row per pair, counting
+    // only the service's own trace (trace 5's sighting was taken back).
     let runs: Vec<_> = snap.evidence.iter().filter(|e| e.0 == "RUNS").collect();
+    assert!(runs.is_empty(), "{runs:?}");
+    let workload = s
+        .node(NodeKind::Workload, "prod/payments/calc")
+        .await
+        .unwrap()
+        .expect("the workload");
+    let sightings = s.sightings(&[workload.id], true).await.unwrap();
+    assert_eq!(sightings.len(), 1, "{sightings:?}");
     assert_eq!(
-        runs.len(),
-        1,
-        "only the service's own trace says it runs the image: {runs:?}"
+        (sightings[0].digest.as_str(), sightings[0].count),
+        (digest(4).as_str(), 1)
     );
     assert_eq!(snap.dangling, 0);
+    db.cleanup().await;
+}
+
+/// A workload's traces, metrics and logs: one sighting row per pair,
+/// lastSeen moving in memory at once and in the rows at the flush; a
+/// retention pass (its clock given) prunes what was not seen since, and the
+/// workloads left with none, never a build or its evidence.
+async fn sightings_aggregate_and_expire(flavor: Flavor) {
+    let (db, s) = store(flavor).await;
+    let t0 = 1_700_000_000_000i64;
+    s.write_at(&build_spans(4), t0).await.unwrap();
+    let old = Sighting {
+        workload: WorkloadIdentity {
+            name: "old".into(),
+            ..WorkloadIdentity::default()
+        },
+        sender: "old".into(),
+        images: vec![image(4)],
+    };
+    s.write_sightings_at(vec![old.clone()], t0).await.unwrap();
+    for t in 0..50u32 {
+        s.write_at(&[workload_span(1000 + t, 4)], t0 + i64::from(t))
+            .await
+            .unwrap();
+    }
+    let calc = s
+        .node(NodeKind::Workload, "prod/payments/calc")
+        .await
+        .unwrap()
+        .expect("calc");
+    let row = &s.sightings(&[calc.id], true).await.unwrap()[0];
+    assert_eq!(
+        (row.count, row.first_seen, row.last_seen),
+        (50, t0, t0 + 49)
+    );
+    // Memory merged: most recent first, seenAfter applied.
+    let (seen, more) = s.workloads_seen(t0 + 10, 10, None).await.unwrap();
+    assert_eq!(
+        seen.iter().map(|w| w.node.key.as_str()).collect::<Vec<_>>(),
+        vec!["prod/payments/calc"]
+    );
+    assert!(!more);
+    let (all, _) = s.workloads_seen(0, 10, None).await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(s.flush_sightings().await.unwrap(), 1);
+    assert_eq!(s.flush_sightings().await.unwrap(), 0, "nothing moved since");
+    // Retention: 30 days after t0 + 49, only "old" (last seen t0) is due.
+    let day = std::time::Duration::from_secs(86_400);
+    let stats = s
+        .prune_sightings_at(t0 + 30 * 86_400_000 + 10, 30 * day, 1)
+        .await
+        .unwrap();
+    assert_eq!((stats.sightings, stats.workloads), (1, 1));
+    assert!(
+        s.node(NodeKind::Workload, "-/-/old")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        s.node(NodeKind::Workload, "prod/payments/calc")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // Much later everything a workload said is gone; the build is not.
+    let before = s.snapshot().await.unwrap();
+    let stats = s
+        .prune_sightings_at(t0 + 365 * 86_400_000, 30 * day, 1)
+        .await
+        .unwrap();
+    assert_eq!((stats.sightings, stats.workloads), (1, 1));
+    let after = s.snapshot().await.unwrap();
+    assert!(
+        after.nodes.iter().all(|(kind, _)| kind != "WORKLOAD"),
+        "{after:?}"
+    );
+    assert_eq!(
+        after.evidence, before.evidence,
+        "build evidence is never pruned"
+    );
+    assert!(after.nodes.contains(&("BUILD".into(), "run-4".into())));
+    assert!(after.nodes.contains(&("ARTIFACT".into(), digest(4))));
+    // Seen again: it comes back.
+    s.write_sightings_at(vec![old], t0 + 366 * 86_400_000)
+        .await
+        .unwrap();
+    assert!(
+        s.node(NodeKind::Workload, "-/-/old")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(after.dangling, 0);
     db.cleanup().await;
 }
 
@@ -422,6 +528,7 @@ provgraph_store::both_databases!(
     replays_change_nothing,
     evidence_names_trace_span_and_sender,
     workloads_run_images_and_builders_are_inputs,
+    sightings_aggregate_and_expire,
     lineage_stops_at_depth_and_node_limits,
     concurrent_writers_neither_fail_nor_duplicate,
     ingest_groups_requests_and_refuses_when_full,
@@ -583,4 +690,118 @@ mod order_independence {
             run(Flavor::Postgres, specs, order, cuts, replays)?;
         }
     }
+}
+
+/// The contract's bound: 20,000 traces from one workload running one digest
+/// grow the SQLite database (file, WAL and shared memory, after a clean
+/// close) by less than 1 MiB, through the ingest queue as the receivers use
+/// it.
+#[tokio::test]
+async fn sqlite_twenty_thousand_workload_traces_grow_the_file_by_under_a_mebibyte() {
+    let db = TestDb::new(Flavor::Sqlite).await;
+    let path = std::path::PathBuf::from(db.url.trim_start_matches("sqlite://"));
+    let size = || {
+        ["", "-wal", "-shm"]
+            .iter()
+            .map(|suffix| {
+                std::fs::metadata(format!("{}{suffix}", path.display())).map_or(0, |m| m.len())
+            })
+            .sum::<u64>()
+    };
+    let s = db.store().await.expect("connect");
+    s.write(&build_spans(4)).await.unwrap();
+    s.write(&[workload_span(1, 4)]).await.unwrap();
+    s.close().await;
+    let before = size();
+    let s = db.store().await.expect("reconnect");
+    let (ingest, writer) = Ingest::start(s.clone(), IngestConfig::default());
+    for chunk in 0..40u32 {
+        let spans: Vec<SpanFacts> = (0..500u32)
+            .map(|t| workload_span(10_000 + chunk * 500 + t, 4))
+            .collect();
+        ingest.write(spans).await.unwrap();
+    }
+    drop(ingest);
+    writer.await.unwrap();
+    let calc = s
+        .node(NodeKind::Workload, "prod/payments/calc")
+        .await
+        .unwrap()
+        .expect("calc");
+    let rows = s.sightings(&[calc.id], true).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    // Known at restart: the first sighting of the pair in this process
+    // commits (count 1 more), the rest count in memory until the flush.
+    assert_eq!(rows[0].count, 20_001);
+    s.close().await;
+    let after = size();
+    let grown = after.saturating_sub(before);
+    eprintln!("20,000 workload traces: {before} -> {after} bytes (+{grown})");
+    assert!(grown < 1024 * 1024, "grew by {grown} bytes");
+    let s = db.store().await.expect("reopen");
+    let rows = s.sightings(&[calc.id], true).await.unwrap();
+    assert_eq!(rows[0].count, 20_001, "the count was flushed at close");
+    s.close().await;
+    db.cleanup().await;
+}
+
+/// Migration 0006 folds what workload traces left before it (a RUNS
+/// evidence row and a span_facts row per trace) into one sighting row per
+/// pair, and keeps a build's own rows.
+#[tokio::test]
+async fn sqlite_migration_folds_workload_traces_into_sightings() {
+    use sqlx::Connection as _;
+    let db = TestDb::new(Flavor::Sqlite).await;
+    let before_0006 = tempfile::tempdir().unwrap();
+    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    for entry in std::fs::read_dir(&migrations).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name.as_str() < "0006" {
+            std::fs::copy(&path, before_0006.path().join(&name)).unwrap();
+        }
+    }
+    let options = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(&db.url)
+        .unwrap()
+        .create_if_missing(true);
+    let mut conn = sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .unwrap();
+    sqlx::migrate::Migrator::new(before_0006.path())
+        .await
+        .unwrap()
+        .run(&mut conn)
+        .await
+        .unwrap();
+    let statements = [
+        "INSERT INTO nodes (id, kind, key, first_seen, last_seen) VALUES (1, 6, 'prod/payments/calc', 10, 30), (2, 5, 'sha256:aa', 10, 30), (3, 4, 'run-1', 5, 5)",
+        "INSERT INTO edges (id, kind, from_id, to_id, first_seen, last_seen) VALUES (1, 7, 1, 2, 10, 30), (2, 1, 2, 3, 5, 5)",
+        "INSERT INTO edge_evidence (edge_id, trace_id, span_id, sender, first_seen, last_seen) VALUES (1, 't1', '', 'calc', 10, 10), (1, 't2', '', 'calc', 20, 20), (1, 't3', '', 'calc', 30, 30), (2, 'b1', 's1', 'ci', 5, 5)",
+        "INSERT INTO traces (trace_id, build_source, build_key, first_seen, last_seen) VALUES ('b1', 0, 'run-1', 5, 5)",
+        "INSERT INTO span_facts (trace_id, span_id, facts, received) VALUES ('t1', '', '{}', 10), ('t2', '', '{}', 20), ('t3', '', '{}', 30), ('b1', 's1', '{}', 5)",
+    ];
+    for statement in statements {
+        sqlx::query(statement).execute(&mut conn).await.unwrap();
+    }
+    conn.close().await.unwrap();
+    let s = db.store().await.expect("migrates");
+    let rows = s.sightings(&[1], true).await.unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(
+        (rows[0].first_seen, rows[0].last_seen, rows[0].count),
+        (10, 30, 3)
+    );
+    let snap = s.snapshot().await.unwrap();
+    assert_eq!(
+        snap.evidence.len(),
+        1,
+        "only the build's evidence is left: {snap:?}"
+    );
+    assert!(
+        snap.edges.iter().any(|e| e.0 == "RUNS"),
+        "the RUNS edge stays"
+    );
+    assert_eq!(s.trace_build("b1").await.unwrap().as_deref(), Some("run-1"));
+    s.close().await;
+    db.cleanup().await;
 }
