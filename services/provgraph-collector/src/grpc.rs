@@ -1,11 +1,24 @@
 //! OTLP/gRPC: `opentelemetry.proto.collector.trace.v1.TraceService/Export`,
-//! accepting gzip and zstd.
+//! `...metrics.v1.MetricsService/Export` and `...logs.v1.LogsService/Export`,
+//! accepting gzip and zstd, all on the one export path of [`Collector`].
 //!
 //! tonic reports some client errors with codes exporters mishandle: an
 //! over-long message as OUT_OF_RANGE (which exporters retry forever) and
 //! malformed protobuf or compression as INTERNAL. [`remap_status`] turns them
 //! into RESOURCE_EXHAUSTED and INVALID_ARGUMENT, as OTLP asks.
 
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -18,7 +31,7 @@ use tonic::{Code, Request, Response, Status};
 
 use provgraph_model::Principal;
 
-use crate::{Collector, ExportError};
+use crate::{Collector, ExportError, Signal};
 
 /// The gRPC half of the receiver.
 #[derive(Clone, Debug)]
@@ -47,13 +60,61 @@ impl TraceService for GrpcReceiver {
     }
 }
 
-/// The tonic service, with compression and the size limit set.
+#[tonic::async_trait]
+impl MetricsService for GrpcReceiver {
+    async fn export(
+        &self,
+        request: Request<ExportMetricsServiceRequest>,
+    ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
+        let resources = provgraph_otlp::metrics_resources(request.into_inner());
+        let partial = self
+            .collector
+            .export_resources(Signal::Metrics, resources)
+            .await?;
+        Ok(Response::new(crate::metrics_response(partial)))
+    }
+}
+
+#[tonic::async_trait]
+impl LogsService for GrpcReceiver {
+    async fn export(
+        &self,
+        request: Request<ExportLogsServiceRequest>,
+    ) -> Result<Response<ExportLogsServiceResponse>, Status> {
+        let resources = provgraph_otlp::logs_resources(request.into_inner());
+        let partial = self
+            .collector
+            .export_resources(Signal::Logs, resources)
+            .await?;
+        Ok(Response::new(crate::logs_response(partial)))
+    }
+}
+
+/// The trace service alone, with compression and the size limit set.
 pub fn service(collector: Collector) -> TraceServiceServer<GrpcReceiver> {
     let limit = collector.limits().max_request_bytes;
     TraceServiceServer::new(GrpcReceiver { collector })
         .accept_compressed(CompressionEncoding::Gzip)
         .accept_compressed(CompressionEncoding::Zstd)
         .max_decoding_message_size(limit)
+}
+
+/// The three OTLP services (traces, metrics, logs), each with compression
+/// and the size limit set, as one set of routes.
+pub fn routes(collector: Collector) -> tonic::service::Routes {
+    let limit = collector.limits().max_request_bytes;
+    let receiver = GrpcReceiver { collector };
+    let metrics = MetricsServiceServer::new(receiver.clone())
+        .accept_compressed(CompressionEncoding::Gzip)
+        .accept_compressed(CompressionEncoding::Zstd)
+        .max_decoding_message_size(limit);
+    let logs = LogsServiceServer::new(receiver.clone())
+        .accept_compressed(CompressionEncoding::Gzip)
+        .accept_compressed(CompressionEncoding::Zstd)
+        .max_decoding_message_size(limit);
+    tonic::service::Routes::new(service(receiver.collector))
+        .add_service(metrics)
+        .add_service(logs)
 }
 
 /// Rewrites tonic's status codes for client errors (see the module docs).

@@ -1,5 +1,6 @@
-//! OTLP/HTTP: `POST /v1/traces` with `application/x-protobuf` or
-//! `application/json`, optionally `Content-Encoding: gzip` or `zstd`.
+//! OTLP/HTTP: `POST /v1/traces`, `/v1/metrics` and `/v1/logs` with
+//! `application/x-protobuf` or `application/json`, optionally
+//! `Content-Encoding: gzip` or `zstd`; one handler for the three signals.
 //!
 //! The body reaches the handler through [`crate::admission`], which reads it
 //! within the size and time limits and the shared byte budget, and
@@ -9,7 +10,7 @@
 
 use crate::admission::Admission;
 use crate::status::{self, Encoding};
-use crate::{Collector, ExportError};
+use crate::{Collector, ExportError, Signal};
 use axum::Extension;
 use axum::Router;
 use axum::body::Body;
@@ -17,15 +18,29 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use http::{HeaderMap, header};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 use provgraph_model::Principal;
 
-/// The router serving `/v1/traces`, behind `admission` (which reads,
-/// bounds and decompresses every body).
+/// The router serving `/v1/traces`, `/v1/metrics` and `/v1/logs`, behind
+/// `admission` (which reads, bounds and decompresses every body).
 pub fn router(collector: Collector, admission: Admission) -> Router {
+    let route = |signal: Signal| {
+        post(
+            move |State(collector): State<Collector>,
+                  principal: Option<Extension<Principal>>,
+                  headers: HeaderMap,
+                  body: Body| async move {
+                export(signal, collector, principal, headers, body).await
+            },
+        )
+    };
     Router::new()
-        .route("/v1/traces", post(export_traces))
+        .route("/v1/traces", route(Signal::Traces))
+        .route("/v1/metrics", route(Signal::Metrics))
+        .route("/v1/logs", route(Signal::Logs))
         // Admission's caps apply (after decompression too); axum's 2 MB
         // default would refuse ordinary Collector batches.
         .layer(DefaultBodyLimit::disable())
@@ -72,8 +87,9 @@ fn unsupported_encoding(headers: &HeaderMap) -> Result<(), ExportError> {
     }
 }
 
-async fn export_traces(
-    State(collector): State<Collector>,
+async fn export(
+    signal: Signal,
+    collector: Collector,
     principal: Option<Extension<Principal>>,
     headers: HeaderMap,
     body: Body,
@@ -91,27 +107,18 @@ async fn export_traces(
             .map_err(|err| {
                 ExportError::InvalidArgument(format!("cannot read request body: {err}"))
             })?;
-        let request = match encoding {
-            Encoding::Protobuf => ExportTraceServiceRequest::decode(bytes).map_err(|err| {
-                ExportError::InvalidArgument(format!("malformed protobuf: {err}"))
-            })?,
-            Encoding::Json => provgraph_otlp::decode_trace_request_json(&bytes).map_err(|err| {
-                ExportError::InvalidArgument(format!("malformed OTLP/JSON: {err}"))
-            })?,
-        };
-        collector
-            .export(request, principal.as_ref().map(|p| &p.0))
-            .await
+        export_body(
+            &collector,
+            signal,
+            encoding,
+            bytes,
+            principal.as_ref().map(|p| &p.0),
+        )
+        .await
     }
     .await;
     match result {
-        Ok(response) => {
-            let body = match encoding {
-                Encoding::Protobuf => response.encode_to_vec(),
-                Encoding::Json => provgraph_otlp::encode_trace_response_json(&response),
-            };
-            ([(header::CONTENT_TYPE, encoding.content_type())], body).into_response()
-        }
+        Ok(body) => ([(header::CONTENT_TYPE, encoding.content_type())], body).into_response(),
         Err(err) => {
             if matches!(
                 err,
@@ -125,4 +132,60 @@ async fn export_traces(
             error_response(&collector, encoding, &err)
         }
     }
+}
+
+/// Decodes a `signal` request body in `encoding`, exports it, and encodes
+/// the answer in the same encoding.
+async fn export_body(
+    collector: &Collector,
+    signal: Signal,
+    encoding: Encoding,
+    bytes: bytes::Bytes,
+    principal: Option<&Principal>,
+) -> Result<Vec<u8>, ExportError> {
+    let protobuf = |err: prost::DecodeError| {
+        ExportError::InvalidArgument(format!("malformed protobuf: {err}"))
+    };
+    let json = |err: provgraph_otlp::JsonError| {
+        ExportError::InvalidArgument(format!("malformed OTLP/JSON: {err}"))
+    };
+    let partial_json = |field: &str, partial: Option<(i64, String)>| match partial {
+        None => b"{}".to_vec(),
+        Some((rejected, message)) => {
+            provgraph_otlp::encode_partial_success_json(field, rejected, &message)
+        }
+    };
+    Ok(match (signal, encoding) {
+        (Signal::Traces, Encoding::Protobuf) => {
+            let request = ExportTraceServiceRequest::decode(bytes).map_err(protobuf)?;
+            collector.export(request, principal).await?.encode_to_vec()
+        }
+        (Signal::Traces, Encoding::Json) => {
+            let request = provgraph_otlp::decode_trace_request_json(&bytes).map_err(json)?;
+            let response = collector.export(request, principal).await?;
+            provgraph_otlp::encode_trace_response_json(&response)
+        }
+        (Signal::Metrics, Encoding::Protobuf) => {
+            let request = ExportMetricsServiceRequest::decode(bytes).map_err(protobuf)?;
+            let resources = provgraph_otlp::metrics_resources(request);
+            let partial = collector.export_resources(signal, resources).await?;
+            crate::metrics_response(partial).encode_to_vec()
+        }
+        (Signal::Metrics, Encoding::Json) => {
+            let resources = provgraph_otlp::decode_metrics_resources_json(&bytes).map_err(json)?;
+            let partial = collector.export_resources(signal, resources).await?;
+            partial_json("rejectedDataPoints", partial)
+        }
+        (Signal::Logs, Encoding::Protobuf) => {
+            let request = ExportLogsServiceRequest::decode(bytes).map_err(protobuf)?;
+            let resources = provgraph_otlp::logs_resources(request);
+            let partial = collector.export_resources(signal, resources).await?;
+            crate::logs_response(partial).encode_to_vec()
+        }
+        (Signal::Logs, Encoding::Json) => {
+            let resources = provgraph_otlp::decode_logs_resources_json(&bytes).map_err(json)?;
+            let partial = collector.export_resources(signal, resources).await?;
+            partial_json("rejectedLogRecords", partial)
+        }
+    })
 }

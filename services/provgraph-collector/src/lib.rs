@@ -1,6 +1,8 @@
-//! OTLP trace receivers: gRPC `TraceService/Export` and HTTP `POST /v1/traces`
-//! (protobuf or JSON, gzip or zstd), both calling one export path:
-//! decode -> extract facts -> commit through the ingest queue -> answer.
+//! OTLP receivers: gRPC `TraceService/Export`, `MetricsService/Export` and
+//! `LogsService/Export`, HTTP `POST /v1/traces`, `/v1/metrics` and `/v1/logs`
+//! (protobuf or JSON, gzip or zstd), all calling one export path:
+//! decode -> extract facts (traces) or sightings (the resources of metrics
+//! and logs) -> commit through the ingest queue -> answer.
 //!
 //! Architecture invariant: this crate opens no socket; the binary binds the
 //! listeners and serves what [`grpc::service`] and [`http::router`] return.
@@ -14,6 +16,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsPartialSuccess, ExportMetricsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
@@ -49,6 +57,12 @@ pub struct Counters {
     pub requests: AtomicU64,
     pub spans: AtomicU64,
     pub rejected_spans: AtomicU64,
+    /// Metric data points received (only their resources are read).
+    pub data_points: AtomicU64,
+    pub rejected_data_points: AtomicU64,
+    /// Log records received (only their resources are read).
+    pub log_records: AtomicU64,
+    pub rejected_log_records: AtomicU64,
     pub span_facts: AtomicU64,
     pub refused_requests: AtomicU64,
     pub invalid_requests: AtomicU64,
@@ -67,7 +81,7 @@ impl Counters {
         };
         counter(
             "provgraph_export_requests_total",
-            "OTLP export requests decoded.",
+            "OTLP export requests decoded (traces, metrics and logs).",
             self.requests.load(Ordering::Relaxed),
         );
         counter(
@@ -79,6 +93,26 @@ impl Counters {
             "provgraph_rejected_spans_total",
             "Spans rejected whole or with a malformed value (reported in partial_success).",
             self.rejected_spans.load(Ordering::Relaxed),
+        );
+        counter(
+            "provgraph_data_points_total",
+            "Metric data points received in decoded requests (only their resources are read).",
+            self.data_points.load(Ordering::Relaxed),
+        );
+        counter(
+            "provgraph_rejected_data_points_total",
+            "Data points whose resource had a malformed value (reported in partial_success).",
+            self.rejected_data_points.load(Ordering::Relaxed),
+        );
+        counter(
+            "provgraph_log_records_total",
+            "Log records received in decoded requests (only their resources are read).",
+            self.log_records.load(Ordering::Relaxed),
+        );
+        counter(
+            "provgraph_rejected_log_records_total",
+            "Log records whose resource had a malformed value (reported in partial_success).",
+            self.rejected_log_records.load(Ordering::Relaxed),
         );
         counter(
             "provgraph_span_facts_committed_total",
@@ -206,36 +240,120 @@ impl Collector {
                 facts.trace_id = principal.scope(&facts.trace_id);
             }
         }
+        let accepted = self.commit(Signal::Traces, extraction).await?;
+        Ok(ExportTraceServiceResponse {
+            partial_success: accepted.map(|(rejected, error_message)| ExportTracePartialSuccess {
+                rejected_spans: rejected,
+                error_message,
+            }),
+        })
+    }
+
+    /// Reads the resources of a metrics or logs request (`resources`, each
+    /// with its count of data points or log records), commits the workloads
+    /// they name, and answers: `Ok(None)` for full success, else the
+    /// rejected count and the problems, for `partial_success`. Data points
+    /// and log records are not stored. Sightings belong to no trace, so the
+    /// principal changes nothing here.
+    pub async fn export_resources(
+        &self,
+        signal: Signal,
+        resources: Vec<provgraph_otlp::ResourceItems>,
+    ) -> Result<Option<(i64, String)>, ExportError> {
+        let extraction = provgraph_model::extract_resources(
+            resources.iter().map(|r| (r.attributes.as_slice(), r.items)),
+        );
+        drop(resources);
+        self.commit(signal, extraction).await
+    }
+
+    /// The one export path: counts, commits what `extraction` found through
+    /// the ingest queue (answering only after the commit), and says what
+    /// `partial_success` must hold (`None`: full success).
+    async fn commit(
+        &self,
+        signal: Signal,
+        extraction: provgraph_model::Extraction,
+    ) -> Result<Option<(i64, String)>, ExportError> {
         let counters = &self.counters;
         counters.requests.fetch_add(1, Ordering::Relaxed);
-        counters
-            .spans
-            .fetch_add(extraction.spans_seen, Ordering::Relaxed);
-        counters
-            .rejected_spans
-            .fetch_add(extraction.rejected_spans, Ordering::Relaxed);
+        let (seen, rejected_counter) = match signal {
+            Signal::Traces => (&counters.spans, &counters.rejected_spans),
+            Signal::Metrics => (&counters.data_points, &counters.rejected_data_points),
+            Signal::Logs => (&counters.log_records, &counters.rejected_log_records),
+        };
+        seen.fetch_add(extraction.spans_seen, Ordering::Relaxed);
+        rejected_counter.fetch_add(extraction.rejected_spans, Ordering::Relaxed);
         let facts = extraction.facts.len() as u64;
         let message = extraction.error_message();
         let rejected = extraction.rejected_spans;
         if let Some(message) = &message {
-            tracing::debug!(rejected_spans = rejected, problems = %message, "spans rejected");
+            tracing::debug!(signal = signal.as_str(), rejected, problems = %message, "values rejected");
         }
-        match self.ingest.write(extraction.facts).await {
-            Ok(_) => {}
-            Err(err) => {
-                counters.refused_requests.fetch_add(1, Ordering::Relaxed);
-                if !matches!(err, IngestError::Overloaded { .. }) {
-                    tracing::warn!(error = %err, "export refused");
-                }
-                return Err(ExportError::Unavailable(err));
+        if let Err(err) = self
+            .ingest
+            .write_with_sightings(extraction.facts, extraction.sightings)
+            .await
+        {
+            counters.refused_requests.fetch_add(1, Ordering::Relaxed);
+            if !matches!(err, IngestError::Overloaded { .. }) {
+                tracing::warn!(error = %err, signal = signal.as_str(), "export refused");
             }
+            return Err(ExportError::Unavailable(err));
         }
         counters.span_facts.fetch_add(facts, Ordering::Relaxed);
-        let partial_success =
-            (rejected > 0 || message.is_some()).then(|| ExportTracePartialSuccess {
-                rejected_spans: rejected as i64,
-                error_message: message.unwrap_or_default(),
-            });
-        Ok(ExportTraceServiceResponse { partial_success })
+        Ok((rejected > 0 || message.is_some())
+            .then(|| (rejected as i64, message.unwrap_or_default())))
+    }
+}
+
+/// The answer to a metrics export, from [`Collector::export_resources`].
+pub fn metrics_response(partial: Option<(i64, String)>) -> ExportMetricsServiceResponse {
+    ExportMetricsServiceResponse {
+        partial_success: partial.map(|(rejected_data_points, error_message)| {
+            ExportMetricsPartialSuccess {
+                rejected_data_points,
+                error_message,
+            }
+        }),
+    }
+}
+
+/// The answer to a logs export, from [`Collector::export_resources`].
+pub fn logs_response(partial: Option<(i64, String)>) -> ExportLogsServiceResponse {
+    ExportLogsServiceResponse {
+        partial_success: partial.map(|(rejected_log_records, error_message)| {
+            ExportLogsPartialSuccess {
+                rejected_log_records,
+                error_message,
+            }
+        }),
+    }
+}
+
+/// The OTLP signals the receivers take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signal {
+    Traces,
+    Metrics,
+    Logs,
+}
+
+impl Signal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Signal::Traces => "traces",
+            Signal::Metrics => "metrics",
+            Signal::Logs => "logs",
+        }
+    }
+
+    /// What the signal's items are called in messages.
+    pub fn items(self) -> &'static str {
+        match self {
+            Signal::Traces => "spans",
+            Signal::Metrics => "data points",
+            Signal::Logs => "log records",
+        }
     }
 }

@@ -17,7 +17,7 @@ use provgraph_collector::{Collector, Limits};
 use provgraph_model::{Mapping, UserMapping};
 use provgraph_signatures::TrustPolicy;
 use provgraph_store::ingest::{Ingest, IngestConfig};
-use provgraph_store::{Store, StoreOptions};
+use provgraph_store::{SightingConfig, Store, StoreOptions};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing_subscriber::EnvFilter;
@@ -83,6 +83,50 @@ pub struct ServeArgs {
     /// decompressed, being decoded); past it exports get 429 / UNAVAILABLE.
     #[arg(long, env = "PROVGRAPH_MAX_INFLIGHT_BYTES", default_value_t = 256 * 1024 * 1024)]
     max_inflight_bytes: usize,
+    /// How often a workload's last sighting (kept in memory, shown at once)
+    /// is written to the database: each (workload, image) pair at most once
+    /// per interval. A restart loses at most this much of `lastSeen`.
+    /// A duration: 30s, 5m, 1h, 7d.
+    #[arg(long, env = "PROVGRAPH_SIGHTING_FLUSH_INTERVAL", default_value = "30s", value_parser = parse_duration)]
+    sighting_flush_interval: Duration,
+    /// Sightings of a workload running an image not seen for longer are
+    /// pruned, and workloads left with none; builds, commits, signatures and
+    /// their evidence are never pruned by age. A duration: 30d, 12h.
+    #[arg(long, env = "PROVGRAPH_WORKLOAD_RETENTION", default_value = "30d", value_parser = parse_duration)]
+    workload_retention: Duration,
+    /// A trace UI's link for a trace id, `{traceId}` replaced by the 32 hex
+    /// digits (e.g. `https://tempo.example/trace/{traceId}`): shown as
+    /// `Evidence.traceUrl` in GraphQL.
+    #[arg(long, env = "PROVGRAPH_TRACE_URL_TEMPLATE")]
+    trace_url_template: Option<String>,
+}
+
+/// A duration as `NUMBER` + `ms`, `s`, `m`, `h` or `d` (`30s`, `30d`).
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().map_err(|_| {
+        format!("{text:?} is not a duration: write a number and a unit, as 30s, 5m, 12h or 30d")
+    })?;
+    let seconds = match unit {
+        "ms" => return Ok(Duration::from_millis(number)),
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => {
+            return Err(format!(
+                "{text:?}: unknown unit {unit:?}; use ms, s, m, h or d"
+            ));
+        }
+    };
+    number
+        .checked_mul(seconds)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("{text:?} is too long"))
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -228,6 +272,17 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     );
     warn_if_exposed(&[grpc_addr, http_addr, api_addr], &tokens, tls.is_some());
 
+    if args.sighting_flush_interval > Duration::from_secs(15) {
+        tracing::info!(
+            interval = ?args.sighting_flush_interval,
+            "sightings reach the database once per interval; queries see them at once"
+        );
+    }
+    let sightings = store.start_sightings(SightingConfig {
+        flush_interval: args.sighting_flush_interval,
+        retention: args.workload_retention,
+        ..SightingConfig::default()
+    });
     let (ingest, writer) = Ingest::start(
         store.clone(),
         IngestConfig {
@@ -258,15 +313,14 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
 
     // Layers run outside in: the gate first (no budget spent on strangers),
     // then admission, then the receiver.
-    let grpc_router =
-        tonic::service::Routes::new(provgraph_collector::grpc::service(collector.clone()))
-            .prepare()
-            .into_axum_router()
-            .layer(tower::util::MapResponseLayer::new(
-                provgraph_collector::grpc::remap_status::<axum::body::Body>,
-            ))
-            .layer(admit())
-            .layer(gate(Role::Ingest, Wire::Grpc));
+    let grpc_router = provgraph_collector::grpc::routes(collector.clone())
+        .prepare()
+        .into_axum_router()
+        .layer(tower::util::MapResponseLayer::new(
+            provgraph_collector::grpc::remap_status::<axum::body::Body>,
+        ))
+        .layer(admit())
+        .layer(gate(Role::Ingest, Wire::Grpc));
     let http_router = provgraph_collector::http::router(collector.clone(), admission.clone())
         .layer(gate(Role::Ingest, Wire::Otlp));
     let listen_counters: [Arc<ListenCounters>; 3] = Default::default();
@@ -274,10 +328,13 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         let collector = collector.clone();
         let admission = admission.clone();
         let listen_counters = listen_counters.clone();
+        let store = store.clone();
         axum::Router::new().route(
             "/metrics",
             axum::routing::get(move || async move {
-                metrics_text(&collector, &admission, &listen_counters)
+                let mut text = metrics_text(&collector, &admission, &listen_counters);
+                text.push_str(&store.sighting_metrics());
+                text
             }),
         )
     };
@@ -382,7 +439,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     {
         failed.push("ingest writer did not finish within 30 s".to_string());
     }
+    // Memory's last sightings go to the database before it closes.
     store.close().await;
+    sightings.abort();
     if failed.is_empty() {
         tracing::info!("stopped");
         Ok(())

@@ -337,7 +337,98 @@ async fn module_queries_reach_images_and_workloads(flavor: Flavor) {
     server.stop().await;
 }
 
+/// A service that sends only metrics (OTLP/gRPC) and logs (OTLP/HTTP JSON
+/// and protobuf) through the real SDK appears as a workload running its
+/// image, with the identity the Kubernetes conventions give; nothing of its
+/// data points or log records is stored.
+async fn sdk_metrics_and_logs_make_the_workload_appear(flavor: Flavor) {
+    use opentelemetry::logs::{LogRecord as _, Logger as _, LoggerProvider as _};
+    use opentelemetry::metrics::MeterProvider as _;
+
+    let server = Server::start(flavor, &[]).await;
+    let running = "sha256:4444444444444444444444444444444444444444444444444444444444444444";
+    let resource = || {
+        Resource::builder()
+            .with_service_name("ledger")
+            .with_attribute(KeyValue::new("k8s.cluster.name", "eu-1"))
+            .with_attribute(KeyValue::new("k8s.namespace.name", "payments"))
+            .with_attribute(KeyValue::new("k8s.statefulset.name", "ledger-db"))
+            .with_attribute(KeyValue::new("deployment.environment.name", "prod"))
+            .with_attribute(KeyValue::new(
+                "container.image.repo_digests",
+                strings(&[&format!("ghcr.io/acme/ledger@{running}")]),
+            ))
+            .build()
+    };
+    let exporter = opentelemetry_otlp::MetricExporter::builder()
+        .with_tonic()
+        .with_endpoint(format!("http://{}", server.grpc))
+        .build()
+        .expect("metrics exporter");
+    let meters = opentelemetry_sdk::metrics::SdkMeterProvider::builder()
+        .with_periodic_exporter(exporter)
+        .with_resource(resource())
+        .build();
+    let requests = meters.meter("ledger").u64_counter("requests").build();
+    requests.add(3, &[KeyValue::new("route", "/pay")]);
+    tokio::task::spawn_blocking(move || meters.shutdown())
+        .await
+        .unwrap()
+        .expect("metrics exported");
+
+    for protocol in [Protocol::HttpJson, Protocol::HttpBinary] {
+        let exporter = opentelemetry_otlp::LogExporter::builder()
+            .with_http()
+            .with_protocol(protocol)
+            .with_endpoint(format!("http://{}/v1/logs", server.http))
+            .build()
+            .expect("logs exporter");
+        let loggers = opentelemetry_sdk::logs::SdkLoggerProvider::builder()
+            .with_simple_exporter(exporter)
+            .with_resource(resource())
+            .build();
+        let logger = loggers.logger("ledger");
+        let mut record = logger.create_log_record();
+        record.set_body("payment accepted".into());
+        logger.emit(record);
+        tokio::task::spawn_blocking(move || loggers.shutdown())
+            .await
+            .unwrap()
+            .expect("logs exported");
+    }
+
+    let key = "eu-1/prod/payments/ledger-db";
+    let data = server
+        .data(&format!(
+            r#"{{ workload(key: "{key}") {{ key lastSeen artifacts {{ digest }} }} }}"#
+        ))
+        .await;
+    assert_eq!(data["workload"]["key"], key, "{data}");
+    assert_eq!(
+        data["workload"]["artifacts"][0]["digest"], running,
+        "{data}"
+    );
+    let metrics = reqwest::get(format!("http://{}/metrics", server.api))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |name: &str| {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("{name} in {metrics}"))
+    };
+    assert!(value("provgraph_data_points_total") >= 1);
+    assert_eq!(value("provgraph_log_records_total"), 2);
+    assert_eq!(value("provgraph_workloads_seen_5m"), 1);
+    server.stop().await;
+}
+
 provgraph_store::both_databases!(
     sdk_spans_over_grpc_and_http_build_the_lineage,
     module_queries_reach_images_and_workloads,
+    sdk_metrics_and_logs_make_the_workload_appear,
 );
