@@ -30,6 +30,8 @@ pub mod vuln;
 use std::path::Path;
 use std::sync::OnceLock;
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 use provgraph_model::keys::{MAX_KEY_LEN, NodeKind, WorkloadIdentity};
@@ -89,18 +91,60 @@ pub fn fixtures_dir() -> &'static Path {
 // ---------------------------------------------------------------------------
 
 /// OTLP/JSON, as `POST /v1/traces` with `application/json` decodes it, then
-/// extraction and derivation.
+/// extraction and derivation; and as `POST /v1/metrics` and `/v1/logs`
+/// decode it (resources only), then sighting extraction.
 pub fn otlp_json(data: &[u8]) {
     if let Ok(request) = provgraph_otlp::decode_trace_request_json(data) {
         check_request(&request);
     }
+    if let Ok(resources) = provgraph_otlp::decode_metrics_resources_json(data) {
+        check_resources(&resources);
+    }
+    if let Ok(resources) = provgraph_otlp::decode_logs_resources_json(data) {
+        check_resources(&resources);
+    }
 }
 
 /// OTLP protobuf, as the gRPC and HTTP/protobuf receivers decode it (prost),
-/// then extraction and derivation.
+/// then extraction and derivation; the same bytes as a metrics and as a logs
+/// request, read for their resources.
 pub fn otlp_protobuf(data: &[u8]) {
     if let Ok(request) = ExportTraceServiceRequest::decode(data) {
         check_request(&request);
+    }
+    if let Ok(request) = ExportMetricsServiceRequest::decode(data) {
+        check_resources(&provgraph_otlp::metrics_resources(request));
+    }
+    if let Ok(request) = ExportLogsServiceRequest::decode(data) {
+        check_resources(&provgraph_otlp::logs_resources(request));
+    }
+}
+
+/// Sighting extraction over the resources of a metrics or logs request: the
+/// counts add up, every sighting names a valid workload and valid digests.
+pub fn check_resources(resources: &[provgraph_otlp::ResourceItems]) {
+    let extraction = provgraph_model::extract_resources(
+        resources.iter().map(|r| (r.attributes.as_slice(), r.items)),
+    );
+    let items: u64 = resources.iter().map(|r| r.items).sum();
+    assert_eq!(extraction.spans_seen, items);
+    assert!(extraction.rejected_spans <= extraction.spans_seen);
+    assert!(extraction.facts.is_empty());
+    assert!(extraction.sightings.len() <= resources.len());
+    assert!(extraction.problems.len() <= provgraph_model::extract::MAX_PROBLEMS_KEPT);
+    assert_eq!(
+        extraction.error_message().is_some(),
+        extraction.problem_count > 0
+    );
+    for sighting in &extraction.sightings {
+        assert!(!sighting.images.is_empty());
+        check_key(NodeKind::Workload, &sighting.workload.key());
+        for image in &sighting.images {
+            check_key(NodeKind::Artifact, &image.digest);
+        }
+        let mut derived = Derived::default();
+        let pairs = derived.add_sighting(sighting);
+        assert_eq!(pairs.len(), sighting.images.len());
     }
 }
 
@@ -239,6 +283,7 @@ pub fn keys(data: &[u8]) {
         environment: part(lines.next()),
         namespace: part(lines.next()),
         name: lines.next().unwrap_or_default().to_string(),
+        cluster: None,
     };
     let key = identity.key();
     assert_eq!(key.split('/').count(), 3, "workload key {key:?}");
