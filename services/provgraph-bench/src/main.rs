@@ -11,6 +11,7 @@ mod null;
 mod progress;
 mod query;
 mod report;
+mod runtime;
 mod send;
 mod server;
 mod stats;
@@ -58,6 +59,18 @@ struct Args {
     /// into a second fresh database. 0 skips it.
     #[arg(long, default_value_t = 2_000)]
     realistic_builds: u64,
+    /// Spans of the runtime shape: services' request traces with no build
+    /// facts (only the image the process runs in), plus metrics and logs from
+    /// the same resources, into a third fresh database. 0 skips it.
+    #[arg(long, default_value_t = 0)]
+    runtime_spans: u64,
+    /// Services of the runtime shape.
+    #[arg(long, default_value_t = 250)]
+    runtime_services: u64,
+    /// Images (digests) each runtime service runs: services × digests are
+    /// the distinct (workload, image) pairs.
+    #[arg(long, default_value_t = 4)]
+    runtime_digests: u64,
     /// Mean spans per realistic build (±25%).
     #[arg(long, default_value_t = 200)]
     realistic_spans: u32,
@@ -137,6 +150,9 @@ struct RunResult {
     tables: Result<Vec<(String, u64)>, String>,
     /// ANALYZE runs during ingest (--pg-analyze-every): how many, seconds spent.
     analyze_runs: Option<(u32, f64)>,
+    /// Runtime shape: sighting rows written (`provgraph_sightings_written_total`)
+    /// by the end of ingest, and the data points and log records among the items.
+    sightings_written: Option<u64>,
     stop: Stopped,
     log_problems: (usize, Vec<String>),
     queries: Vec<QueryRound>,
@@ -214,10 +230,12 @@ async fn generate(
     args: &Args,
 ) -> Result<Workload, String> {
     let (batch, spans_per_build) = (args.batch, args.realistic_spans);
+    let (services, digests) = (args.runtime_services, args.runtime_digests);
     let t = Instant::now();
     eprintln!("== generate {shape}: {} builds", int(builds));
     let w = tokio::task::spawn_blocking(move || match shape {
         "adversarial" => workload::adversarial(&keys, builds, batch),
+        "runtime" => runtime::runtime(&keys, services, digests, builds, batch),
         _ => workload::realistic(&keys, builds, spans_per_build, batch),
     })
     .await
@@ -283,6 +301,9 @@ async fn run(args: Args) -> Result<String, String> {
     }
     if args.realistic_builds > 0 {
         workloads.push(generate(keys, "realistic", args.realistic_builds, &args).await?);
+    }
+    if args.runtime_spans > 0 {
+        workloads.push(generate(keys, "runtime", args.runtime_spans, &args).await?);
     }
     let options = SendOptions {
         protocol: args.protocol,
@@ -475,6 +496,7 @@ async fn run_shape(
         db_after_stop: None,
         tables: Err("not measured".into()),
         analyze_runs: None,
+        sightings_written: None,
         stop: Stopped::default(),
         log_problems: (0, Vec::new()),
         queries: Vec::new(),
@@ -595,6 +617,10 @@ async fn run_shape(
             let cpu = before.usage(&cpu::Snapshot::take(Some(server.pid)));
             result.queries.push(QueryRound { label, report, cpu });
         }
+    } else if w.shape == "runtime" {
+        result.sightings_written = query::metric(server.api, "provgraph_sightings_written_total")
+            .await
+            .ok();
     } else if w.shape == "realistic" {
         let q = format!(
             "{{ lineage(kind: ARTIFACT, key: \"{}\", direction: UPSTREAM) {{ nodes {{ kind key }} }} }}",

@@ -8,6 +8,18 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -46,6 +58,32 @@ impl TraceService for Null {
     }
 }
 
+#[tonic::async_trait]
+impl MetricsService for Null {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        std::hint::black_box(request.get_ref().resource_metrics.len());
+        Ok(tonic::Response::new(ExportMetricsServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+#[tonic::async_trait]
+impl LogsService for Null {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportLogsServiceRequest>,
+    ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
+        std::hint::black_box(request.get_ref().resource_logs.len());
+        Ok(tonic::Response::new(ExportLogsServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
 async fn http_export(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let answer = |status: u16| {
         let mut r = Response::new(Full::new(Bytes::new()));
@@ -56,16 +94,22 @@ async fn http_export(request: Request<Incoming>) -> Result<Response<Full<Bytes>>
         );
         r
     };
-    if request.uri().path() != "/v1/traces" {
-        return Ok(answer(404));
-    }
+    let path = request.uri().path().to_string();
     let body = match request.into_body().collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => return Ok(answer(400)),
     };
-    Ok(match ExportTraceServiceRequest::decode(body) {
-        Ok(req) => {
-            std::hint::black_box(req.resource_spans.len());
+    let decoded = match path.as_str() {
+        "/v1/traces" => ExportTraceServiceRequest::decode(body).map(|r| r.resource_spans.len()),
+        "/v1/metrics" => {
+            ExportMetricsServiceRequest::decode(body).map(|r| r.resource_metrics.len())
+        }
+        "/v1/logs" => ExportLogsServiceRequest::decode(body).map(|r| r.resource_logs.len()),
+        _ => return Ok(answer(404)),
+    };
+    Ok(match decoded {
+        Ok(n) => {
+            std::hint::black_box(n);
             answer(200)
         }
         Err(_) => answer(400),
@@ -84,9 +128,13 @@ pub async fn start(protocol: Protocol) -> Result<SocketAddr, String> {
     match protocol {
         Protocol::Grpc => {
             let service = TraceServiceServer::new(Null).max_decoding_message_size(64 << 20);
+            let metrics = MetricsServiceServer::new(Null).max_decoding_message_size(64 << 20);
+            let logs = LogsServiceServer::new(Null).max_decoding_message_size(64 << 20);
             tokio::spawn(async move {
                 let served = tonic::transport::Server::builder()
                     .add_service(service)
+                    .add_service(metrics)
+                    .add_service(logs)
                     .serve_with_incoming(TcpListenerStream::new(listener))
                     .await;
                 if let Err(e) = served {

@@ -282,3 +282,17 @@ pub async fn run(
     report.elapsed = started.elapsed();
     Ok(report)
 }
+
+/// One counter or gauge from the server's `/metrics`.
+pub async fn metric(api: SocketAddr, name: &str) -> Result<u64, String> {
+    let text = reqwest::get(format!("http://{api}/metrics"))
+        .await
+        .map_err(|e| format!("GET /metrics: {e}"))?
+        .text()
+        .await
+        .map_err(|e| format!("GET /metrics: {e}"))?;
+    text.lines()
+        .find_map(|line| line.strip_prefix(&format!("{name} ")))
+        .and_then(|value| value.trim().parse().ok())
+        .ok_or_else(|| format!("{name} is not in /metrics"))
+}

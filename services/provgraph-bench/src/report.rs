@@ -187,6 +187,40 @@ pub(crate) fn render(
             r.log_problems.0
         );
     }
+    for r in results.iter().filter(|r| r.shape == "runtime") {
+        let secs = r.ingest.elapsed.as_secs_f64().max(1e-9);
+        let empty = r.db_empty.map(|d| d.total()).unwrap_or(0);
+        let grown = r
+            .db_after_stop
+            .or(r.db_live)
+            .map(|d| d.total().saturating_sub(empty));
+        let _ = writeln!(
+            o,
+            "\n### Runtime telemetry: {} distinct (workload, image) pairs\n",
+            int(r.builds)
+        );
+        let _ = writeln!(
+            o,
+            "Items are trace spans, metric data points and log records (each metrics and logs request carries {} of them). \
+             Sighting rows written during ingest: {} ({} per second, over {:.1} s; bounded by pairs × flushes, not by volume). \
+             Database growth{}: {} ({} per thousand pairs).",
+            int(args.batch as u64),
+            r.sightings_written.map(int).unwrap_or_else(|| "-".into()),
+            r.sightings_written
+                .map(|w| format!("{:.1}", w as f64 / secs))
+                .unwrap_or_else(|| "-".into()),
+            secs,
+            if r.db_after_stop.is_some() {
+                " after a clean stop"
+            } else {
+                " (live)"
+            },
+            grown.map(bytes).unwrap_or_else(|| "-".into()),
+            grown
+                .map(|g| bytes((g as f64 * 1000.0 / r.builds.max(1) as f64) as u64))
+                .unwrap_or_else(|| "-".into()),
+        );
+    }
     let _ = writeln!(
         o,
         "\n### Database by table and index (at the end of the run)\n"

@@ -6,7 +6,7 @@
 //! retried after a short sleep and counted; anything else is a failure.
 
 use crate::progress::Progress;
-use crate::workload::Encoded;
+use crate::workload::{Encoded, Signal};
 use bytes::{BufMut, Bytes};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message;
@@ -146,8 +146,6 @@ impl Decoder for ResponseDecoder {
     }
 }
 
-const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
-
 /// One attempt's outcome.
 enum Outcome {
     /// Acknowledged; spans rejected in `partial_success`.
@@ -188,12 +186,15 @@ impl Client {
                     .pool_max_idle_per_host(1)
                     .build()
                     .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-                Ok(Client::Http(client, format!("http://{addr}/v1/traces")))
+                Ok(Client::Http(client, format!("http://{addr}")))
             }
         }
     }
 
-    async fn export(&mut self, body: Bytes) -> Outcome {
+    /// Sends one request of `signal`. The three export responses have the
+    /// same wire form (`partial_success` = {rejected count, message}), so one
+    /// decoder reads them all.
+    async fn export(&mut self, body: Bytes, signal: Signal) -> Outcome {
         match self {
             Client::Grpc(grpc) => {
                 if let Err(e) = grpc.ready().await {
@@ -205,7 +206,7 @@ impl Client {
                 let answer = grpc
                     .unary(
                         tonic::Request::new(body),
-                        PathAndQuery::from_static(EXPORT_PATH),
+                        PathAndQuery::from_static(signal.grpc_path()),
                         PassThrough,
                     )
                     .await;
@@ -231,7 +232,7 @@ impl Client {
             }
             Client::Http(client, url) => {
                 let sent = client
-                    .post(url.as_str())
+                    .post(format!("{url}{}", signal.http_path()))
                     .header("content-type", "application/x-protobuf")
                     .body(body)
                     .send()
@@ -327,7 +328,7 @@ pub async fn send_all(
                 let mut attempts = 0;
                 loop {
                     attempts += 1;
-                    match client.export(request.bytes.clone()).await {
+                    match client.export(request.bytes.clone(), request.signal).await {
                         Outcome::Acked(rejected) => {
                             latencies.push(first.elapsed().as_micros() as u64);
                             progress

@@ -1,7 +1,9 @@
-//! Workload generation: OTLP `ExportTraceServiceRequest`s of the two shapes
+//! Workload generation: OTLP `ExportTraceServiceRequest`s of the three shapes
 //! (adversarial: every span says something new; realistic: ~200-span build
-//! traces of which ~5 spans carry provenance facts), encoded once before any
-//! timing, and the keys they carry so that queries ask for nodes that exist.
+//! traces of which ~5 spans carry provenance facts; runtime: services'
+//! request traces, metrics and logs that only name the image they run in),
+//! encoded once before any timing, and the keys they carry so that queries
+//! ask for nodes that exist.
 
 use bytes::Bytes;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -19,10 +21,42 @@ use std::fmt::Write as _;
 /// One pre-encoded OTLP request and how many spans it carries.
 #[derive(Clone, Debug)]
 pub struct Encoded {
-    /// The protobuf bytes of an `ExportTraceServiceRequest`.
+    /// The protobuf bytes of an `ExportTraceServiceRequest` (or of a
+    /// metrics or logs request, by `signal`).
     pub bytes: Bytes,
-    /// Spans in it.
+    /// Spans in it (data points or log records for metrics and logs).
     pub spans: u32,
+    /// Which OTLP service takes it.
+    pub signal: Signal,
+}
+
+/// The OTLP signal a request belongs to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Signal {
+    #[default]
+    Traces,
+    Metrics,
+    Logs,
+}
+
+impl Signal {
+    /// The gRPC method.
+    pub fn grpc_path(self) -> &'static str {
+        match self {
+            Signal::Traces => "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+            Signal::Metrics => "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+            Signal::Logs => "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+        }
+    }
+
+    /// The OTLP/HTTP path.
+    pub fn http_path(self) -> &'static str {
+        match self {
+            Signal::Traces => "/v1/traces",
+            Signal::Metrics => "/v1/metrics",
+            Signal::Logs => "/v1/logs",
+        }
+    }
 }
 
 /// A whole workload: every request of one shape, in sending order.
@@ -59,11 +93,13 @@ const REAL_COMMIT: u64 = 0x201;
 const REAL_GOMOD: u64 = 0x202;
 const REAL_DIGEST: u64 = 0x203;
 const REAL_TRACE: u64 = 0x204;
+pub(crate) const RUNTIME_DIGEST: u64 = 0x301;
+pub(crate) const RUNTIME_TRACE: u64 = 0x304;
 
 /// Deterministic, unique keys for a seed.
 #[derive(Clone, Copy, Debug)]
 pub struct Keys {
-    seed: u64,
+    pub(crate) seed: u64,
     /// Adversarial builds `0..hub` are all from [`Keys::HUB_REPO`].
     hub: u64,
 }
@@ -96,7 +132,7 @@ impl Keys {
         std::iter::successors(Some(first), |w| Some(splitmix64(*w)))
     }
 
-    fn hex(&self, domain: u64, i: u64, digits: usize) -> String {
+    pub(crate) fn hex(&self, domain: u64, i: u64, digits: usize) -> String {
         let mut s = String::with_capacity(digits + 16);
         for w in self.words(domain, i) {
             if s.len() >= digits {
@@ -108,7 +144,7 @@ impl Keys {
         s
     }
 
-    fn bytes(&self, domain: u64, i: u64, n: usize) -> Vec<u8> {
+    pub(crate) fn bytes(&self, domain: u64, i: u64, n: usize) -> Vec<u8> {
         let mut v = Vec::with_capacity(n + 8);
         for w in self.words(domain, i) {
             if v.len() >= n {
@@ -181,7 +217,7 @@ fn kv(key: &str, value: Value) -> KeyValue {
     }
 }
 
-fn s(key: &str, value: impl Into<String>) -> KeyValue {
+pub(crate) fn s(key: &str, value: impl Into<String>) -> KeyValue {
     kv(key, Value::StringValue(value.into()))
 }
 
@@ -189,7 +225,7 @@ fn int(key: &str, value: i64) -> KeyValue {
     kv(key, Value::IntValue(value))
 }
 
-fn strings(key: &str, values: &[String]) -> KeyValue {
+pub(crate) fn strings(key: &str, values: &[String]) -> KeyValue {
     kv(
         key,
         Value::ArrayValue(ArrayValue {
@@ -264,7 +300,11 @@ impl Batcher {
         let bytes = Bytes::from(request.encode_to_vec());
         self.spans += u64::from(n);
         self.bytes += bytes.len() as u64;
-        self.out.push(Encoded { bytes, spans: n });
+        self.out.push(Encoded {
+            bytes,
+            spans: n,
+            signal: Signal::Traces,
+        });
     }
 
     fn finish(mut self, shape: &'static str, builds: u64) -> Workload {
@@ -280,19 +320,19 @@ impl Batcher {
 }
 
 /// Start time of generated spans (ns since the epoch).
-fn now_nanos() -> u64 {
+pub(crate) fn now_nanos() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(1_700_000_000_000_000_000)
 }
 
-struct SpanBuilder<'a> {
-    trace_id: &'a [u8],
-    keys: &'a Keys,
-    domain: u64,
-    build: u64,
-    t0: u64,
+pub(crate) struct SpanBuilder<'a> {
+    pub(crate) trace_id: &'a [u8],
+    pub(crate) keys: &'a Keys,
+    pub(crate) domain: u64,
+    pub(crate) build: u64,
+    pub(crate) t0: u64,
 }
 
 impl SpanBuilder<'_> {
@@ -307,7 +347,13 @@ impl SpanBuilder<'_> {
         id
     }
 
-    fn span(&self, j: u64, parent: Option<u64>, name: &str, attributes: Vec<KeyValue>) -> Span {
+    pub(crate) fn span(
+        &self,
+        j: u64,
+        parent: Option<u64>,
+        name: &str,
+        attributes: Vec<KeyValue>,
+    ) -> Span {
         let start = self.t0 + j * 1_000_000;
         Span {
             trace_id: self.trace_id.to_vec(),
