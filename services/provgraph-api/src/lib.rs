@@ -44,6 +44,9 @@ pub struct ApiLimits {
     pub max_lineage_nodes: usize,
     /// Items in one list field (builds of a commit, say).
     pub max_list: usize,
+    /// Not a limit: a trace UI's link with `{traceId}` in it
+    /// (`--trace-url-template`), shown as `Evidence.traceUrl`.
+    pub trace_url_template: Option<String>,
 }
 
 impl Default for ApiLimits {
@@ -56,6 +59,7 @@ impl Default for ApiLimits {
             max_lineage_depth: 64,
             max_lineage_nodes: 10_000,
             max_list: 1_000,
+            trace_url_template: None,
         }
     }
 }

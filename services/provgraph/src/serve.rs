@@ -338,7 +338,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             }),
         )
     };
-    let api_parts = provgraph_api::routers(store.clone(), ApiLimits::default(), policy);
+    let api_limits = ApiLimits {
+        trace_url_template: args.trace_url_template.clone(),
+        ..ApiLimits::default()
+    };
+    let api_parts = provgraph_api::routers(store.clone(), api_limits, policy);
     let api_router = api_parts
         .read
         .merge(metrics)

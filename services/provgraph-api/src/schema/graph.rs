@@ -24,6 +24,7 @@ pub struct Attribute {
 
 /// One assertion of an edge.
 #[derive(SimpleObject, Clone, Debug)]
+#[graphql(complex)]
 pub struct Evidence {
     pub kind: EvidenceKind,
     /// The trace that asserted it (32 hex digits).
@@ -173,15 +174,18 @@ impl Edge {
         if self.row.kind == EdgeKind::PartOf {
             return Ok(Support::Proven);
         }
-        let claimed = match &self.evidence {
-            Some(evidence) => !evidence.is_empty(),
-            None => !api(ctx)
-                .store
-                .evidence(&[self.row.id])
-                .await
-                .map_err(store_error)?
-                .is_empty(),
-        };
+        // A RUNS edge stands on a sighting row (telemetry's claim), not on
+        // evidence rows.
+        let claimed = self.row.kind == EdgeKind::Runs
+            || match &self.evidence {
+                Some(evidence) => !evidence.is_empty(),
+                None => !api(ctx)
+                    .store
+                    .evidence(&[self.row.id])
+                    .await
+                    .map_err(store_error)?
+                    .is_empty(),
+            };
         let proven = self.proofs.iter().any(|p| p.signature.row.verified);
         Ok(match (claimed, proven) {
             (true, true) => Support::Both,

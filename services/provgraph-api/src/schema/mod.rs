@@ -9,6 +9,7 @@ mod cursor;
 mod enums;
 mod graph;
 mod modules;
+mod running;
 mod signatures;
 mod typed;
 
@@ -28,6 +29,7 @@ pub struct Query(
     audit::AuditQuery,
     modules::ModuleQuery,
     typed::TypedQuery,
+    running::RunningQuery,
 );
 
 /// The schema type served at /graphql.

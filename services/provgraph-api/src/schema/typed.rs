@@ -455,9 +455,24 @@ impl Workload {
         Node::new(self.row.clone())
     }
 
-    /// When it was last seen running (RFC 3339, UTC).
-    async fn last_seen(&self) -> String {
-        rfc3339(self.row.last_seen)
+    /// When it was first seen running (RFC 3339, UTC): its first sighting.
+    async fn first_seen(&self, ctx: &Context<'_>) -> Result<String> {
+        Ok(rfc3339(super::running::seen_of(ctx, &self.row).await?.0))
+    }
+
+    /// When it was last seen running (RFC 3339, UTC): its last sighting,
+    /// as telemetry arrives (memory merged over the database).
+    async fn last_seen(&self, ctx: &Context<'_>) -> Result<String> {
+        Ok(rfc3339(super::running::seen_of(ctx, &self.row).await?.1))
+    }
+
+    /// Each image it was seen running, with first and last seen.
+    async fn sightings(&self, ctx: &Context<'_>) -> Result<Vec<super::running::Sighting>> {
+        Ok(super::running::sightings_of(ctx, self.row.id)
+            .await?
+            .iter()
+            .map(super::running::Sighting::from)
+            .collect())
     }
 
     /// The images it was seen running.

@@ -220,7 +220,240 @@ async fn a_second_server_sees_the_first_ones_writes(flavor: Flavor) {
     a.stop().await;
 }
 
+/// POSTs an OTLP/JSON body to `/v1/{signal}`; answers the JSON response.
+async fn post_json(server: &Server, signal: &str, body: serde_json::Value) -> serde_json::Value {
+    let response = reqwest::Client::new()
+        .post(format!("http://{}/v1/{signal}", server.http))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let answer: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(status, 200, "{answer}");
+    answer
+}
+
+fn attrs(pairs: &[(&str, &str)]) -> serde_json::Value {
+    pairs
+        .iter()
+        .map(|(k, v)| serde_json::json!({"key": k, "value": {"stringValue": v}}))
+        .collect()
+}
+
+/// A workload's request trace (no build facts) as OTLP/JSON.
+fn workload_trace(trace: u32, service: &str, digest: &str) -> serde_json::Value {
+    serde_json::json!({"resourceSpans": [{
+        "resource": {"attributes": attrs(&[
+            ("service.name", service), ("k8s.namespace.name", "payments"),
+            ("container.image.repo_digests", &format!("ghcr.io/acme/{service}@{digest}")),
+        ])},
+        "scopeSpans": [{"spans": [{"traceId": format!("{:032x}", 0xee00_0000u64 + u64::from(trace)),
+            "spanId": "0102030405060708", "name": "GET /"}]}]}]})
+}
+
+fn names(list: &serde_json::Value, field: &str) -> Vec<String> {
+    let mut out: Vec<String> = list
+        .as_array()
+        .unwrap_or_else(|| panic!("a list: {list}"))
+        .iter()
+        .map(|item| item[field].as_str().unwrap().to_string())
+        .collect();
+    out.sort();
+    out
+}
+
+/// `impact` and `workloads` as the contract says, over real HTTP: a bad
+/// commit reaches the image built from it and the workload running it; a
+/// builder image reaches what was built inside it; `seenAfter` keeps only
+/// workloads seen since; unknown nodes answer empty lists, malformed keys
+/// errors; `workloads` pages most recent first; `buildByTrace` finds a CI
+/// trace's build; evidence links to the trace UI.
+async fn impact_and_workloads_answer_the_contract(flavor: Flavor) {
+    let server = Server::start(
+        flavor,
+        &[
+            "--trace-url-template",
+            "https://tempo.example/trace/{traceId}",
+        ],
+    )
+    .await;
+    let (product, builder, other) = (digest(0xa), digest(0xb), digest(0xc));
+    let commit = "c".repeat(40);
+    let build_trace = format!("{:032x}", 0xb0b0u32);
+    post_json(
+        &server,
+        "traces",
+        serde_json::json!({"resourceSpans": [{
+            "resource": {"attributes": attrs(&[
+                ("service.name", "ci"),
+                ("container.image.repo_digests", &format!("ghcr.io/acme/builder@{builder}")),
+            ])},
+            "scopeSpans": [{"spans": [{"traceId": build_trace, "spanId": "0a0a0a0a0a0a0a0a", "name": "release",
+                "attributes": attrs(&[
+                    ("cicd.pipeline.run.id", "run-7"), ("vcs.ref.head.revision", &commit),
+                    ("vcs.repository.url.full", "https://github.com/acme/calc"),
+                    ("oci.manifest.digest", &product),
+                ])}]}]}]}),
+    )
+    .await;
+    post_json(&server, "traces", workload_trace(1, "calc", &product)).await;
+    post_json(
+        &server,
+        "traces",
+        workload_trace(2, "builder-pool", &builder),
+    )
+    .await;
+    // A workload only metrics name.
+    let answer = post_json(
+        &server,
+        "metrics",
+        serde_json::json!({"resourceMetrics": [{
+            "resource": {"attributes": attrs(&[
+                ("service.name", "other"), ("container.image.repo_digests", &format!("ghcr.io/acme/other@{other}")),
+            ])},
+            "scopeMetrics": [{"metrics": [{"name": "up", "gauge": {"dataPoints": [{"asInt": "1"}, {"asInt": "1"}]}}]}]},
+            {"resource": {"attributes": attrs(&[("container.image.repo_digests", "nope@sha256:12")])},
+             "scopeMetrics": [{"metrics": [{"name": "up", "sum": {"dataPoints": [{"asInt": "1"}]}}]}]}]}),
+    )
+    .await;
+    assert_eq!(
+        answer["partialSuccess"]["rejectedDataPoints"], "1",
+        "{answer}"
+    );
+
+    let impact = |kind: &str, key: &str, since: Option<&str>| {
+        let since = since.map_or(String::new(), |s| format!(", seenAfter: \"{s}\""));
+        format!(
+            "{{ impact(kind: {kind}, key: \"{key}\"{since}) {{ artifacts {{ digest }} workloads {{ key }} pageInfo {{ hasNextPage }} }} }}"
+        )
+    };
+    let data = server.data(&impact("COMMIT", &commit, None)).await;
+    assert_eq!(
+        names(&data["impact"]["artifacts"], "digest"),
+        vec![product.clone()]
+    );
+    assert_eq!(
+        names(&data["impact"]["workloads"], "key"),
+        vec!["-/payments/calc"]
+    );
+    for (kind, key) in [
+        ("REPOSITORY", "git@github.com:acme/calc.git"),
+        ("BUILD", "run-7"),
+    ] {
+        let data = server.data(&impact(kind, key, None)).await;
+        assert_eq!(
+            names(&data["impact"]["workloads"], "key"),
+            vec!["-/payments/calc"],
+            "{kind}"
+        );
+    }
+    // A builder image: itself and what was built inside it.
+    let data = server.data(&impact("ARTIFACT", &builder, None)).await;
+    assert_eq!(
+        names(&data["impact"]["artifacts"], "digest"),
+        vec![product.clone(), builder.clone()]
+    );
+    assert_eq!(
+        names(&data["impact"]["workloads"], "key"),
+        vec!["-/payments/builder-pool", "-/payments/calc"]
+    );
+    let data = server
+        .data(&impact("COMMIT", &commit, Some("2999-01-01T00:00:00Z")))
+        .await;
+    assert_eq!(data["impact"]["workloads"], serde_json::json!([]));
+    assert_eq!(
+        names(&data["impact"]["artifacts"], "digest"),
+        vec![product.clone()]
+    );
+    let data = server.data(&impact("COMMIT", &"d".repeat(40), None)).await;
+    assert_eq!(data["impact"]["artifacts"], serde_json::json!([]));
+    assert_eq!(data["impact"]["workloads"], serde_json::json!([]));
+    for bad in [
+        impact("COMMIT", "not-a-sha", None),
+        impact("WORKLOAD", "-/-/calc", None),
+    ] {
+        let answer = server.graphql(&bad).await;
+        assert!(
+            answer["errors"][0]["message"].is_string(),
+            "{bad}: {answer}"
+        );
+    }
+    let answer = server
+        .graphql(&impact("COMMIT", &commit, Some("last tuesday")))
+        .await;
+    assert!(
+        answer["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("RFC 3339"),
+        "{answer}"
+    );
+
+    // Most recently seen first, a page at a time; lastSeen moves at once.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    post_json(
+        &server,
+        "traces",
+        workload_trace(3, "builder-pool", &builder),
+    )
+    .await;
+    let page = |after: Option<&str>| {
+        let after = after.map_or(String::new(), |a| format!(", after: \"{a}\""));
+        format!(
+            "{{ workloads(first: 2{after}) {{ nodes {{ key firstSeen lastSeen sightings {{ digest count }} }} pageInfo {{ hasNextPage endCursor }} }} }}"
+        )
+    };
+    let first = server.data(&page(None)).await;
+    let nodes = first["workloads"]["nodes"].as_array().unwrap().clone();
+    assert_eq!(nodes[0]["key"], "-/payments/builder-pool", "{first}");
+    assert_eq!(nodes[0]["sightings"][0]["count"], 2, "{first}");
+    assert!(nodes[0]["lastSeen"].as_str() > nodes[0]["firstSeen"].as_str());
+    assert_eq!(first["workloads"]["pageInfo"]["hasNextPage"], true);
+    let cursor = first["workloads"]["pageInfo"]["endCursor"]
+        .as_str()
+        .unwrap();
+    let second = server.data(&page(Some(cursor))).await;
+    let mut keys: Vec<String> = nodes
+        .iter()
+        .chain(second["workloads"]["nodes"].as_array().unwrap())
+        .map(|n| n["key"].as_str().unwrap().to_string())
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        vec!["-/-/other", "-/payments/builder-pool", "-/payments/calc"]
+    );
+    assert_eq!(second["workloads"]["pageInfo"]["hasNextPage"], false);
+    let none = server
+        .data(r#"{ workloads(seenAfter: "2999-01-01T00:00:00Z") { nodes { key } } }"#)
+        .await;
+    assert_eq!(none["workloads"]["nodes"], serde_json::json!([]));
+
+    // The CI trace finds its build; the evidence links to the trace UI.
+    let data = server
+        .data(&format!(
+            "{{ buildByTrace(traceId: \"{}\") {{ id }} }}",
+            build_trace.to_uppercase()
+        ))
+        .await;
+    assert_eq!(data["buildByTrace"]["id"], "run-7");
+    let data = server
+        .data(&format!(
+            "{{ lineage(kind: ARTIFACT, key: \"{product}\", direction: UPSTREAM, maxDepth: 1) {{ edges {{ kind evidence {{ traceId traceUrl }} }} }} }}"
+        ))
+        .await;
+    let evidence = &data["lineage"]["edges"][0]["evidence"][0];
+    assert_eq!(
+        evidence["traceUrl"],
+        format!("https://tempo.example/trace/{build_trace}"),
+        "{data}"
+    );
+    server.stop().await;
+}
+
 provgraph_store::both_databases!(
     hub_pages_and_read_your_writes,
-    a_second_server_sees_the_first_ones_writes
+    a_second_server_sees_the_first_ones_writes,
+    impact_and_workloads_answer_the_contract,
 );
