@@ -10,6 +10,7 @@ mod enums;
 mod graph;
 mod modules;
 mod running;
+mod sightings;
 mod signatures;
 mod typed;
 

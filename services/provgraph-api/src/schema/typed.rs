@@ -457,21 +457,21 @@ impl Workload {
 
     /// When it was first seen running (RFC 3339, UTC): its first sighting.
     async fn first_seen(&self, ctx: &Context<'_>) -> Result<String> {
-        Ok(rfc3339(super::running::seen_of(ctx, &self.row).await?.0))
+        Ok(rfc3339(super::sightings::seen_of(ctx, &self.row).await?.0))
     }
 
     /// When it was last seen running (RFC 3339, UTC): its last sighting,
     /// as telemetry arrives (memory merged over the database).
     async fn last_seen(&self, ctx: &Context<'_>) -> Result<String> {
-        Ok(rfc3339(super::running::seen_of(ctx, &self.row).await?.1))
+        Ok(rfc3339(super::sightings::seen_of(ctx, &self.row).await?.1))
     }
 
     /// Each image it was seen running, with first and last seen.
-    async fn sightings(&self, ctx: &Context<'_>) -> Result<Vec<super::running::Sighting>> {
-        Ok(super::running::sightings_of(ctx, self.row.id)
+    async fn sightings(&self, ctx: &Context<'_>) -> Result<Vec<super::sightings::Sighting>> {
+        Ok(super::sightings::sightings_of(ctx, self.row.id)
             .await?
             .iter()
-            .map(super::running::Sighting::from)
+            .map(super::sightings::Sighting::from)
             .collect())
     }
 
