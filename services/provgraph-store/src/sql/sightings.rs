@@ -171,16 +171,21 @@ pub(crate) async fn retract_sightings(
         if count > 0 {
             continue;
         }
-        sqlx::query("DELETE FROM sightings WHERE workload_id = $1 AND artifact_id = $2")
-            .bind(w)
-            .bind(a)
-            .execute(&mut *conn)
-            .await?;
+        delete_sighting(conn, w, a).await?;
         edges.extend(runs_edges(conn, &[(w, a)]).await?);
         deleted.push((workload.clone(), digest.clone()));
     }
     collect_garbage(conn, &edges, Vec::new(), &HashMap::new()).await?;
     Ok(deleted)
+}
+
+async fn delete_sighting(conn: &mut Conn, workload: i64, artifact: i64) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM sightings WHERE workload_id = $1 AND artifact_id = $2")
+        .bind(workload)
+        .bind(artifact)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 async fn runs_edges(conn: &mut Conn, pairs: &[(i64, i64)]) -> sqlx::Result<Vec<i64>> {
@@ -223,11 +228,7 @@ pub(crate) async fn prune_sightings(
         if keep(&workload, &digest) {
             continue;
         }
-        sqlx::query("DELETE FROM sightings WHERE workload_id = $1 AND artifact_id = $2")
-            .bind(w)
-            .bind(a)
-            .execute(&mut *conn)
-            .await?;
+        delete_sighting(conn, w, a).await?;
         ids.push((w, a));
         pruned.push((workload, digest));
     }
