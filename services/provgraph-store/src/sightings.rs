@@ -610,7 +610,7 @@ impl Store {
         found.retain(|(id, _, last)| {
             *last >= seen_after && after.is_none_or(|(l, i)| (*last, *id) < (l, i))
         });
-        found.sort_by(|a, b| (b.2, b.0).cmp(&(a.2, a.0)));
+        found.sort_by_key(|w| std::cmp::Reverse((w.2, w.0)));
         let has_next = found.len() > first;
         found.truncate(first);
         let ids: Vec<i64> = found.iter().map(|(id, _, _)| *id).collect();
