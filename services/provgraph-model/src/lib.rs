@@ -20,9 +20,7 @@ pub mod sbom;
 pub use attributes::{Mapping, UserMapping};
 pub use derive::{AttrFact, Derived, EdgeFact, EdgeKind, NodeRef, Source};
 pub use extract::{Extraction, extract, extract_resources, extract_with};
-pub use facts::{
-    BuildChoice, BuildIdSource, Image, Sighting, SpanFacts, TraceBuild, merge_build,
-};
+pub use facts::{BuildChoice, BuildIdSource, Image, Sighting, SpanFacts, TraceBuild, merge_build};
 pub use ids::{CommitSha, Digest, IdError, TraceId, Traceparent};
 pub use image_index::{IndexEntry, IndexError, parse_image_index};
 pub use keys::{KeyError, NodeKind, WorkloadIdentity};
