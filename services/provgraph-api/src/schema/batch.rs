@@ -376,6 +376,7 @@ mod tests {
                         environment: Some("prod".into()),
                         namespace: None,
                         name: format!("w{trace}-{i}"),
+                        cluster: None,
                     }),
                     ..SpanFacts::default()
                 });
