@@ -13,11 +13,15 @@ pub struct Timestamp {
 }
 
 impl Timestamp {
+    /// The longest text [`Timestamp::parse`] reads (a limit, not RFC 3339's:
+    /// fractions past nanoseconds are read and dropped up to it).
+    pub const MAX_LEN: usize = 64;
+
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`; `t` and `z` and a
     /// space for `T` are accepted, as RFC 3339 allows.
     pub fn parse(text: &str) -> Option<Timestamp> {
         let b = text.as_bytes();
-        if b.len() < 20 || b.len() > 64 {
+        if b.len() < 20 || b.len() > Timestamp::MAX_LEN {
             return None;
         }
         let digits = |from: usize, len: usize| -> Option<i64> {
