@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -24,6 +24,8 @@ pub(crate) struct EvidenceQuery {
 pub(crate) struct EvidenceState {
     pub store: Store,
     pub policy: Arc<TrustPolicy>,
+    /// How long a body may take to arrive.
+    pub timeout: std::time::Duration,
 }
 
 fn error(kind: ErrorKind, message: impl Into<String>) -> Response {
@@ -44,14 +46,12 @@ pub(crate) async fn post_evidence(
     State(state): State<EvidenceState>,
     principal: Option<Extension<Principal>>,
     Query(query): Query<EvidenceQuery>,
-    body: Bytes,
+    body: Body,
 ) -> Response {
-    if body.len() > MAX_EVIDENCE_BYTES {
-        return error(
-            ErrorKind::TooLarge,
-            format!("evidence larger than {MAX_EVIDENCE_BYTES} bytes"),
-        );
-    }
+    let body = match crate::read_body(body, MAX_EVIDENCE_BYTES, state.timeout, "evidence").await {
+        Ok(body) => body,
+        Err((kind, message)) => return error(kind, message),
+    };
     let principal = principal.map(|Extension(p)| p);
     match import_as(
         &state.store,
@@ -78,8 +78,12 @@ pub(crate) async fn post_index(
     State(state): State<EvidenceState>,
     principal: Option<Extension<Principal>>,
     Query(query): Query<IndexQuery>,
-    body: Bytes,
+    body: Body,
 ) -> Response {
+    let body = match crate::read_body(body, MAX_EVIDENCE_BYTES, state.timeout, "index").await {
+        Ok(body) => body,
+        Err((kind, message)) => return error(kind, message),
+    };
     let Some(digest) = query.digest else {
         return error(
             ErrorKind::InvalidArgument,

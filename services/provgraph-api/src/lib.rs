@@ -15,8 +15,8 @@ use std::time::Duration;
 use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::Router;
+use axum::extract::FromRequest;
 use axum::extract::State;
-use axum::extract::{DefaultBodyLimit, FromRequest};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -99,13 +99,13 @@ pub fn routers(store: Store, limits: ApiLimits, policy: Arc<TrustPolicy>) -> Api
     let write = Router::new()
         .route("/v1/evidence", post(evidence::post_evidence))
         .route("/v1/index", post(evidence::post_index))
-        .layer(DefaultBodyLimit::max(
-            provgraph_evidence::MAX_EVIDENCE_BYTES,
-        ))
-        .with_state(evidence::EvidenceState { store, policy });
+        .with_state(evidence::EvidenceState {
+            store,
+            policy,
+            timeout: limits.timeout,
+        });
     let read = Router::new()
         .route("/graphql", get(graphiql).post(graphql))
-        .layer(DefaultBodyLimit::max(MAX_QUERY_BYTES))
         .with_state(state.clone());
     let open = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
@@ -149,29 +149,41 @@ pub(crate) fn refusal(kind: ErrorKind, body: impl IntoResponse) -> Response {
     response
 }
 
+/// Reads a request body of at most `limit` bytes within `deadline`; a body
+/// over the limit is read to its end (up to a cap) before the refusal, so
+/// the sender reads the 413 rather than a cut connection.
+pub(crate) async fn read_body(
+    body: axum::body::Body,
+    limit: usize,
+    deadline: std::time::Duration,
+    what: &str,
+) -> Result<axum::body::Bytes, (ErrorKind, String)> {
+    use provgraph_otlp::body::{BodyError, read_limited};
+    read_limited(body, limit, deadline)
+        .await
+        .map_err(|err| match err {
+            BodyError::TooLarge { limit } => (
+                ErrorKind::TooLarge,
+                format!("{what} larger than {limit} bytes"),
+            ),
+            BodyError::TimedOut(deadline) => (
+                ErrorKind::InvalidArgument,
+                format!("{what} not received within {deadline:?}"),
+            ),
+            BodyError::Unreadable(err) => (
+                ErrorKind::InvalidArgument,
+                format!("cannot read {what}: {err}"),
+            ),
+        })
+}
+
 async fn graphql(State(state): State<ApiState>, request: axum::extract::Request) -> Response {
     // async-graphql-axum reads bodies without a bound: read it here, bounded
     // in size and time, and hand it the bytes.
     let (parts, body) = request.into_parts();
-    let bytes = match tokio::time::timeout(
-        state.timeout,
-        axum::body::to_bytes(body, MAX_QUERY_BYTES),
-    )
-    .await
-    {
-        Ok(Ok(bytes)) => bytes,
-        Ok(Err(_)) => {
-            return query_error(
-                ErrorKind::TooLarge,
-                format!("query body larger than {MAX_QUERY_BYTES} bytes or unreadable"),
-            );
-        }
-        Err(_) => {
-            return query_error(
-                ErrorKind::InvalidArgument,
-                format!("query body not received within {:?}", state.timeout),
-            );
-        }
+    let bytes = match read_body(body, MAX_QUERY_BYTES, state.timeout, "query body").await {
+        Ok(bytes) => bytes,
+        Err((kind, message)) => return query_error(kind, message),
     };
     let request = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
     let request =

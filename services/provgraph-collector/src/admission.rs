@@ -26,6 +26,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use http::{HeaderMap, HeaderValue, header};
 use http_body_util::BodyExt;
+use provgraph_otlp::body::discard_rest;
 use tokio::sync::Semaphore;
 
 use crate::status::{self, Encoding, ErrorKind};
@@ -203,24 +204,18 @@ async fn read_body(admission: &Admission, body: Body, held: &mut Held) -> Result
             let Ok(data) = frame.into_data() else {
                 continue;
             };
+            // Refused, the rest of the body is read (and dropped, holding
+            // nothing) so that the sender reads the 413 or 429 rather than a
+            // connection cut mid-request.
             if out.len() + data.len() > admission.max_request_bytes {
+                out = Vec::new();
+                discard_rest(&mut body).await;
                 return Err(admission.too_large(""));
             }
             if !held.take(data.len()) {
-                // Refused, but the rest of the body is read (and dropped,
-                // holding nothing) so that the sender gets the 429 rather
-                // than a connection cut mid-request.
                 out = Vec::new();
                 held.release();
-                let mut seen = 0usize;
-                while let Some(Ok(frame)) = body.frame().await {
-                    if let Ok(data) = frame.into_data() {
-                        seen += data.len();
-                        if seen > admission.max_request_bytes {
-                            break;
-                        }
-                    }
-                }
+                discard_rest(&mut body).await;
                 return Err(Problem::Overloaded);
             }
             out.extend_from_slice(&data);

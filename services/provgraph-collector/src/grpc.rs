@@ -7,24 +7,7 @@
 //! malformed protobuf or compression as INTERNAL. [`remap_status`] turns them
 //! into RESOURCE_EXHAUSTED and INVALID_ARGUMENT, as OTLP asks.
 
-use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
-    LogsService, LogsServiceServer,
-};
-use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsServiceRequest, ExportLogsServiceResponse,
-};
-use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
-    MetricsService, MetricsServiceServer,
-};
-use opentelemetry_proto::tonic::collector::metrics::v1::{
-    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
-    TraceService, TraceServiceServer,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
+use provgraph_otlp::services::*;
 use provgraph_otlp::{ErrorKind, grpc_code};
 use tonic::codec::CompressionEncoding;
 use tonic::{Code, Request, Response, Status};

@@ -12,6 +12,7 @@ pub mod extract;
 pub mod facts;
 pub mod ids;
 pub mod image_index;
+pub mod json;
 pub mod keys;
 pub mod principal;
 pub mod proofs;

@@ -34,6 +34,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::span::{Event, Link, SpanKind};
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
+use provgraph_model::json::type_name;
 use serde_json::{Map, Value};
 
 use crate::error::JsonError;
@@ -596,17 +597,6 @@ fn bytes(value: Value, path: &Path<'_>) -> Result<Vec<u8>, JsonError> {
 
 pub(crate) fn type_error(path: &Path<'_>, expected: &str, got: &Value) -> JsonError {
     path.error(format!("expected {expected}, got {}", type_name(got)))
-}
-
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// Input text for an error message: escaped (never a line break) and shortened.

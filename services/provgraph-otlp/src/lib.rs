@@ -1,6 +1,7 @@
 //! OTLP wire formats for the provgraph collector: a lenient OTLP/JSON trace request decoder,
 //! metrics and logs requests read for their resources (`resources.rs`), the OTLP/HTTP
-//! response encoders, and `google.rpc.Status` bodies (JSON and protobuf).
+//! response encoders, `google.rpc.Status` bodies (JSON and protobuf), and request bodies
+//! read within limits (`body.rs`).
 //!
 //! The decoder is written by hand over [`serde_json::Value`] instead of using
 //! opentelemetry-proto's `with-serde` feature, because that feature rejects input that real
@@ -20,12 +21,14 @@
 //! assert_eq!(span.start_time_unix_nano, 1_544_712_660_000_000_000);
 //! ```
 
+pub mod body;
 mod decode;
 mod encode;
 mod error;
 mod error_kind;
 pub mod grpc_code;
 mod resources;
+pub mod services;
 
 pub use decode::{MAX_ANY_VALUE_DEPTH, decode_trace_request_json};
 pub use encode::{

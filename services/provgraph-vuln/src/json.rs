@@ -1,6 +1,7 @@
 //! Reading a `serde_json::Value` with the path of every value kept, so that
 //! an error says where in the document it is (`affected[0].ranges[1]`).
 
+use provgraph_model::json::type_name;
 use serde_json::{Map, Value};
 
 use crate::DocumentError;
@@ -37,18 +38,6 @@ impl Path<'_> {
             at: self.render(),
             problem: problem.into(),
         }
-    }
-}
-
-/// The JSON type name of `value`, for messages.
-pub(crate) fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
