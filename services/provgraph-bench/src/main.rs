@@ -15,6 +15,7 @@ mod runtime;
 mod send;
 mod server;
 mod stats;
+mod vulns;
 mod workload;
 
 use clap::Parser;
@@ -115,6 +116,15 @@ struct Args {
     /// autovacuum's auto-analyze would on a server that has it on (0: never).
     #[arg(long, default_value_t = 0)]
     pg_analyze_every: u64,
+    /// Builds for the vulnerability run (issue #12): go.mods requiring Go
+    /// modules from a pool, then a synthetic Go vulnerability database
+    /// imported and `vulnerability(id)` asked; into a fresh database of its
+    /// own. 0 skips it.
+    #[arg(long, default_value_t = 0)]
+    vuln_builds: u64,
+    /// OSV records in the synthetic Go vulnerability database.
+    #[arg(long, default_value_t = 4_500)]
+    vuln_records: u64,
     /// Seconds to wait for the server's ready line.
     #[arg(long, default_value_t = 120)]
     ready_timeout: u64,
@@ -217,7 +227,7 @@ fn machine() -> String {
     format!("{cores} cores ({model}), {mem}")
 }
 
-fn loadavg() -> String {
+pub(crate) fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "?".to_string())
@@ -382,6 +392,38 @@ async fn run(args: Args) -> Result<String, String> {
         }
         results.push(result);
     }
+    let mut vuln_section = String::new();
+    if args.vuln_builds > 0 {
+        let db = match &postgres {
+            None => Database::sqlite(&work_dir, "vulns")?,
+            Some(url) => Database::postgres(
+                url,
+                &format!("provgraph_bench_{}_vulns", std::process::id()),
+            )?,
+        };
+        let outcome = vulns::run(
+            &binary,
+            &db,
+            keys,
+            args.vuln_builds,
+            args.vuln_records,
+            options,
+            args.batch,
+            args.query_clients,
+            args.query_seconds,
+            &args.server_args,
+            Duration::from_secs(args.ready_timeout),
+            &progress,
+            &work_dir,
+        )
+        .await;
+        if !args.keep
+            && let Err(e) = db.drop_it()
+        {
+            eprintln!("provgraph-bench: cannot drop the database: {e}");
+        }
+        vuln_section = outcome?.render();
+    }
     ticker.abort();
     let total = started.elapsed();
     let load_end = loadavg();
@@ -397,7 +439,7 @@ async fn run(args: Args) -> Result<String, String> {
         &load_start,
         &load_end,
         total,
-    ))
+    ) + &vuln_section)
 }
 
 /// Runs ANALYZE on the database at `url` every `every` seconds until told

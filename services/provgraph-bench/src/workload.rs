@@ -241,7 +241,7 @@ pub(crate) fn strings(key: &str, values: &[String]) -> KeyValue {
 
 /// Packs spans into requests of `batch` spans, all under one resource
 /// (`service.name = bench-ci`) and one scope, and encodes each request.
-struct Batcher {
+pub(crate) struct Batcher {
     batch: usize,
     current: Vec<Span>,
     out: Vec<Encoded>,
@@ -251,7 +251,7 @@ struct Batcher {
 }
 
 impl Batcher {
-    fn new(batch: usize) -> Batcher {
+    pub(crate) fn new(batch: usize) -> Batcher {
         Batcher {
             batch: batch.max(1),
             current: Vec::with_capacity(batch.max(1)),
@@ -269,7 +269,7 @@ impl Batcher {
         }
     }
 
-    fn push(&mut self, span: Span) {
+    pub(crate) fn push(&mut self, span: Span) {
         self.current.push(span);
         if self.current.len() >= self.batch {
             self.flush();
@@ -307,7 +307,7 @@ impl Batcher {
         });
     }
 
-    fn finish(mut self, shape: &'static str, builds: u64) -> Workload {
+    pub(crate) fn finish(mut self, shape: &'static str, builds: u64) -> Workload {
         self.flush();
         Workload {
             shape,
