@@ -1,6 +1,6 @@
-//! The evidence routes: `POST /v1/evidence` and `POST /v1/index` over
-//! `provgraph-evidence`, which parses, verifies and records; here only the
-//! HTTP answers.
+//! The evidence routes: `POST /v1/evidence` (signatures, SBOMs and
+//! vulnerability documents) and `POST /v1/index` over `provgraph-evidence`,
+//! which parses, verifies and records; here only the HTTP answers.
 
 use std::sync::Arc;
 
@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use provgraph_evidence::{ImportError, MAX_EVIDENCE_BYTES, import_as, parse_index};
+use provgraph_evidence::{ImportError, Imported, MAX_EVIDENCE_BYTES, import_document, parse_index};
 use provgraph_model::Principal;
 use provgraph_otlp::ErrorKind;
 use provgraph_signatures::TrustPolicy;
@@ -53,7 +53,7 @@ pub(crate) async fn post_evidence(
         Err((kind, message)) => return error(kind, message),
     };
     let principal = principal.map(|Extension(p)| p);
-    match import_as(
+    match import_document(
         &state.store,
         state.policy.clone(),
         &body,
@@ -62,7 +62,16 @@ pub(crate) async fn post_evidence(
     )
     .await
     {
-        Ok(results) => Json(serde_json::json!({ "results": results })).into_response(),
+        Ok(Imported::Results(results)) => {
+            Json(serde_json::json!({ "results": results })).into_response()
+        }
+        // A vulnerability document: what was stored (and no signature
+        // results, so that clients reading `results` see none).
+        Ok(Imported::Vulnerabilities(summary)) => {
+            let mut answer = serde_json::to_value(&*summary).unwrap_or_default();
+            answer["results"] = serde_json::json!([]);
+            Json(answer).into_response()
+        }
         Err(ImportError::Invalid(message)) => error(ErrorKind::InvalidArgument, message),
         Err(ImportError::Store(err)) => store_failed(err),
     }

@@ -13,6 +13,7 @@
 mod index;
 mod record;
 mod sbom;
+mod vulns;
 
 use std::sync::Arc;
 
@@ -22,6 +23,7 @@ use provgraph_store::{SignatureRecord, Store, StoreError};
 use serde::Serialize;
 
 pub use index::{IndexPostError, parse_index};
+pub use vulns::{COSIGN_VULN_PREDICATE, OPENVEX_PREDICATE, VulnSummary};
 
 /// Largest evidence body accepted, in bytes.
 pub const MAX_EVIDENCE_BYTES: usize = 16 * 1024 * 1024;
@@ -109,6 +111,39 @@ impl Serialize for ImportResult {
     }
 }
 
+/// What a body stored: signatures and SBOM claims (one result per
+/// subject), or a vulnerability document (OSV records, a scanner report, an
+/// OpenVEX document).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Imported {
+    Results(Vec<ImportResult>),
+    Vulnerabilities(Box<VulnSummary>),
+}
+
+/// [`import_as`], and vulnerability documents too: a body that is an OSV
+/// record (or an array of them), a Trivy, Grype or govulncheck report, or
+/// an OpenVEX document, recognised by shape, is stored as the sender's
+/// claims; one that is malformed is refused whole, nothing stored.
+pub async fn import_document(
+    store: &Store,
+    policy: Arc<TrustPolicy>,
+    body: &[u8],
+    digest: Option<String>,
+    principal: Option<&Principal>,
+) -> Result<Imported, ImportError> {
+    match provgraph_vuln::parse_document(body) {
+        Err(err) => Err(ImportError::Invalid(format!("refused, nothing stored: {err}"))),
+        Ok(Some((format, document))) => {
+            vulns::store_document(store, format, document, body, digest, false, principal)
+                .await
+                .map(|summary| Imported::Vulnerabilities(Box::new(summary)))
+        }
+        Ok(None) => import_as(store, policy, body, digest, principal)
+            .await
+            .map(Imported::Results),
+    }
+}
+
 /// Parses, verifies and stores one piece of evidence (or a bare SBOM).
 pub async fn import(
     store: &Store,
@@ -143,15 +178,24 @@ pub async fn import_as(
         let evidence = parse_evidence(text.as_bytes(), digest.as_deref())
             .map_err(|err| ImportError::Invalid(err.to_string()))?;
         let mut out = Vec::new();
+        let mut predicates = Vec::new();
         for item in &evidence {
             for result in verify_evidence(item, &policy) {
+                if result.verified
+                    && result.trusted
+                    && let (Some(kind), Some(predicate)) =
+                        (result.predicate_type.as_deref(), item.predicate())
+                {
+                    predicates.push((result.subject.clone(), kind.to_string(), predicate.clone()));
+                }
                 out.push((record::record(item, &result, &text), result));
             }
         }
-        Ok::<_, ImportError>(out)
+        Ok::<_, ImportError>((out, predicates))
     })
     .await
     .map_err(|err| ImportError::Invalid(format!("verification failed unexpectedly: {err}")))??;
+    let (verified, predicates) = verified;
     let mut records: Vec<SignatureRecord> =
         verified.iter().map(|(record, _)| record.clone()).collect();
     // A signed trace id names the build of that trace: the run id the trace
@@ -167,6 +211,28 @@ pub async fn import_as(
         }
     }
     store.write_signatures(&records).await?;
+    // A verified, trusted attestation of vulnerabilities or VEX: proofs
+    // about its subject.
+    for (subject, kind, predicate) in &predicates {
+        match vulns::predicate_document(kind, predicate) {
+            None => {}
+            Some(Ok((format, document, bytes))) => {
+                vulns::store_document(
+                    store,
+                    format,
+                    document,
+                    &bytes,
+                    Some(subject.clone()),
+                    true,
+                    principal,
+                )
+                .await?;
+            }
+            Some(Err(problem)) => {
+                tracing::warn!(subject = %subject, predicate_type = %kind, %problem, "attested vulnerability document not stored");
+            }
+        }
+    }
     if let Some(principal) = principal {
         for (_, result) in &verified {
             tracing::info!(

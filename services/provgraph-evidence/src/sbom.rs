@@ -34,6 +34,8 @@ pub(crate) async fn import_sbom(
     store
         .write_sbom(&subject, &sbom.packages, &scoped, &sender)
         .await?;
+    // Its modules and packages find the vulnerability records imported.
+    store.match_new_nodes().await?;
     let modules = sbom
         .packages
         .iter()

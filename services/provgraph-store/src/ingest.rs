@@ -238,6 +238,9 @@ async fn run_writer(
             }
         }
         if result.is_ok() {
+            // New modules and go.mod files may fall under imported
+            // vulnerability records: the matcher looks, off this path.
+            store.wake_vuln_matcher();
             since_statistics += batch.facts.len();
             if since_statistics >= STATISTICS_EVERY_FACTS {
                 since_statistics = 0;

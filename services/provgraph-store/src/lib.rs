@@ -15,6 +15,7 @@ mod lineage;
 mod plan;
 mod rows;
 mod sightings;
+mod vulns;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -36,6 +37,10 @@ pub use rows::{
 pub use sightings::{
     MAX_REMEMBERED_TRACES, PairKey, PruneStats, Routed, SightingConfig, SightingRow,
     TRACE_WINDOW_MS, WorkloadSeen,
+};
+pub use vulns::{
+    MATCH_EVERY, OsvWriteStats, ScanWriteStats, VexRow, VexWriteStats, VulnFindingRow,
+    VulnProvenance, VulnRecordRow, VulnerabilityRow, statements_in_force,
 };
 
 /// How a write went.
@@ -96,6 +101,8 @@ pub struct Store {
     index: std::sync::Arc<index::IndexState>,
     /// What memory knows of sightings beyond the rows (`sightings.rs`).
     sightings: std::sync::Arc<sightings::SightingState>,
+    /// Wakes the vulnerability matcher (`vulns.rs`).
+    vuln_wake: std::sync::Arc<tokio::sync::Notify>,
     /// Set by [`Store::close`].
     closed: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
@@ -171,6 +178,7 @@ impl Store {
             backend: Backend::Sqlite { read, write },
             index: Default::default(),
             sightings: Default::default(),
+            vuln_wake: Default::default(),
             closed: Default::default(),
         })
     }
@@ -204,6 +212,7 @@ impl Store {
             backend: Backend::Postgres { pool },
             index: Default::default(),
             sightings: Default::default(),
+            vuln_wake: Default::default(),
             closed: Default::default(),
         };
         store.refresh_statistics().await?;
@@ -307,7 +316,7 @@ impl Store {
                 sqlx::query("PRAGMA optimize").execute(write).await?;
             }
             Backend::Postgres { pool } => {
-                sqlx::query("ANALYZE nodes, edges, edge_evidence, node_attrs, traces, span_facts, signatures, edge_proofs")
+                sqlx::query("ANALYZE nodes, edges, edge_evidence, node_attrs, traces, span_facts, signatures, edge_proofs, vuln_records, vuln_names, vuln_packages, vuln_findings, vex_statements")
                     .execute(pool)
                     .await?;
             }

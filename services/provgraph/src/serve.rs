@@ -283,6 +283,10 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         retention: args.workload_retention,
         ..SightingConfig::default()
     });
+    // New modules and go.mod files are matched against the imported
+    // vulnerability records after the writer commits (at most every second),
+    // off the ingest path.
+    let matcher = store.start_vuln_matcher(Duration::from_secs(1));
     let (ingest, writer) = Ingest::start(
         store.clone(),
         IngestConfig {
@@ -446,6 +450,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     // Memory's last sightings go to the database before it closes.
     store.close().await;
     sightings.abort();
+    matcher.abort();
     if failed.is_empty() {
         tracing::info!("stopped");
         Ok(())

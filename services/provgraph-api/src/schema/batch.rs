@@ -138,6 +138,15 @@ pub(super) struct Batches {
     limit: usize,
     hops: Batcher<Hop, Arc<Vec<NodeRow>>>,
     attributes: Batcher<(), Arc<Vec<(String, String)>>>,
+    vulnerabilities: Batcher<(), Arc<ArtifactVulns>>,
+}
+
+/// How vulnerabilities were found in one image, and the VEX statements on
+/// it.
+#[derive(Clone, Debug, Default)]
+pub(super) struct ArtifactVulns {
+    pub(super) findings: Vec<provgraph_store::VulnFindingRow>,
+    pub(super) vex: Vec<provgraph_store::VexRow>,
 }
 
 impl Batches {
@@ -147,6 +156,7 @@ impl Batches {
             limit,
             hops: Batcher::new(),
             attributes: Batcher::new(),
+            vulnerabilities: Batcher::new(),
         }
     }
 
@@ -177,6 +187,28 @@ impl Batches {
                     out.entry(row.node_id)
                         .or_default()
                         .push((row.name, row.value));
+                }
+                Ok(out.into_iter().map(|(id, v)| (id, Arc::new(v))).collect())
+            })
+            .await
+    }
+
+    /// How vulnerabilities were found in image `id`, and the VEX
+    /// statements on it: two statements for the batch.
+    pub(super) async fn artifact_vulnerabilities(&self, id: i64) -> Result<Arc<ArtifactVulns>> {
+        self.vulnerabilities
+            .load((), id, |ids| async move {
+                let mut out: HashMap<i64, ArtifactVulns> = HashMap::new();
+                let findings = self
+                    .store
+                    .artifact_vulnerabilities(&ids)
+                    .await
+                    .map_err(store_error)?;
+                for row in findings {
+                    out.entry(row.artifact_id).or_default().findings.push(row);
+                }
+                for row in self.store.vex_of_artifacts(&ids).await.map_err(store_error)? {
+                    out.entry(row.artifact_id).or_default().vex.push(row);
                 }
                 Ok(out.into_iter().map(|(id, v)| (id, Arc::new(v))).collect())
             })

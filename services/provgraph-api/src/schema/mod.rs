@@ -1,6 +1,6 @@
 //! The GraphQL schema: `node` and `lineage` (the contract's core), typed entry
-//! points (`artifact`, `commit`, `build`, `repository`, `goMod`, `workload`),
-//! and edges with the evidence behind them. One file per area, merged into
+//! points (`artifact`, `commit`, `build`, `repository`, `goMod`, `workload`,
+//! `vulnerability`), and edges with the evidence behind them. One file per area, merged into
 //! one query root.
 
 mod audit;
@@ -31,6 +31,7 @@ pub struct Query(
     modules::ModuleQuery,
     typed::TypedQuery,
     running::RunningQuery,
+    typed::VulnQuery,
 );
 
 /// The schema type served at /graphql.

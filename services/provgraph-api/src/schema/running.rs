@@ -2,7 +2,7 @@
 //! `impact` (what a responder acts on when a node is bad), `buildByTrace`,
 //! a workload's sightings, and evidence's links to a trace UI.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use async_graphql::{ComplexObject, Context, Error, Object, Result, SimpleObject};
 use provgraph_model::NodeKind as ModelNodeKind;
@@ -12,7 +12,7 @@ use provgraph_store::{Direction, LineageLimits, NodeRow, PageRequest};
 use super::cursor::{page_cursor, parse_page_cursor};
 use super::graph::{Evidence, PageInfo};
 use super::sightings::sightings_of;
-use super::typed::{Artifact, Build, Workload};
+use super::typed::{Artifact, Build, Workload, vulnerability_impact_roots};
 use super::{api, find, normalize, store_error};
 use crate::time::parse_rfc3339;
 
@@ -50,10 +50,9 @@ impl Impact {
     }
 }
 
-/// The kinds `impact` takes (VULNERABILITY joins them with the
-/// vulnerabilities issue: its start nodes are the affected images that no
-/// VEX statement rules out, see [`impact_roots`]).
-const IMPACT_KINDS: [ModelNodeKind; 7] = [
+/// The kinds `impact` takes (VULNERABILITY too: its start nodes are the
+/// affected images that no VEX statement rules out, see [`impact_roots`]).
+const IMPACT_KINDS: [ModelNodeKind; 8] = [
     ModelNodeKind::Commit,
     ModelNodeKind::Repository,
     ModelNodeKind::Gomod,
@@ -61,16 +60,20 @@ const IMPACT_KINDS: [ModelNodeKind; 7] = [
     ModelNodeKind::Package,
     ModelNodeKind::Build,
     ModelNodeKind::Artifact,
+    ModelNodeKind::Vulnerability,
 ];
 
 /// The node(s) an impact walk starts from: the node itself, or none when
-/// provgraph does not know it. The hook for kinds whose impact starts
-/// elsewhere (VULNERABILITY: the images it affects).
+/// provgraph does not know it; for a VULNERABILITY (by id or any alias),
+/// the images it affects that no VEX statement rules out.
 async fn impact_roots(ctx: &Context<'_>, kind: ModelNodeKind, key: &str) -> Result<Vec<NodeRow>> {
     if !IMPACT_KINDS.contains(&kind) {
         return Err(Error::new(format!(
-            "impact takes COMMIT, REPOSITORY, GOMOD, MODULE, PACKAGE, BUILD or ARTIFACT, not {kind}"
+            "impact takes COMMIT, REPOSITORY, GOMOD, MODULE, PACKAGE, BUILD, ARTIFACT or VULNERABILITY, not {kind}"
         )));
+    }
+    if kind == ModelNodeKind::Vulnerability {
+        return vulnerability_impact_roots(ctx, &normalize(kind, key)?).await;
     }
     Ok(find(ctx, kind, key).await?.into_iter().collect())
 }
@@ -141,9 +144,10 @@ impl RunningQuery {
         let after = after.as_deref().map(parse_page_cursor).transpose()?;
         normalize(kind, &key)?;
         let roots = impact_roots(ctx, kind, &key).await?;
-        let Some(root) = roots.first() else {
+        if roots.is_empty() {
             return Ok(Impact::empty());
-        };
+        }
+        let root_ids: HashSet<i64> = roots.iter().map(|r| r.id).collect();
         let request = PageRequest {
             direction: Direction::Downstream,
             max_depth: api.limits.max_lineage_depth,
@@ -154,7 +158,7 @@ impl RunningQuery {
         };
         let page = api
             .store
-            .lineage_page(root, &request)
+            .lineage_page_from(&roots, &request)
             .await
             .map_err(store_error)?;
         let end_cursor = page.nodes.last().map(|(n, d)| page_cursor(*d, n.id));
@@ -177,7 +181,7 @@ impl RunningQuery {
                     // just running something else since).
                     let mut recent = false;
                     for row in rows.iter().filter(|r| r.last_seen >= since) {
-                        if is_impacted(ctx, &mut impacted, root, row.artifact_id).await? {
+                        if is_impacted(ctx, &mut impacted, &root_ids, row.artifact_id).await? {
                             recent = true;
                             break;
                         }
@@ -221,15 +225,15 @@ impl RunningQuery {
     }
 }
 
-/// Whether `artifact` is downstream of `root` (the root itself, or reached
-/// by walking upstream from it), remembered per answer.
+/// Whether `artifact` is downstream of a root (a root itself, or reaching
+/// one by walking upstream from it), remembered per answer.
 async fn is_impacted(
     ctx: &Context<'_>,
     known: &mut HashMap<i64, bool>,
-    root: &NodeRow,
+    roots: &HashSet<i64>,
     artifact: i64,
 ) -> Result<bool> {
-    if artifact == root.id {
+    if roots.contains(&artifact) {
         return Ok(true);
     }
     if let Some(known) = known.get(&artifact) {
@@ -255,7 +259,7 @@ async fn is_impacted(
         .lineage(&node, Direction::Upstream, limits)
         .await
         .map_err(store_error)?;
-    let found = up.nodes.iter().any(|n| n.id == root.id);
+    let found = up.nodes.iter().any(|n| roots.contains(&n.id));
     known.insert(artifact, found);
     Ok(found)
 }

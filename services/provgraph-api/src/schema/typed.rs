@@ -13,6 +13,9 @@ use super::signatures::Signature;
 use super::{api, find, store_error};
 use crate::time::rfc3339;
 
+mod vulnerability;
+pub(super) use vulnerability::{VulnQuery, impact_roots as vulnerability_impact_roots};
+
 /// The nodes one hop from `ids`: along edges (`outgoing`) or against them,
 /// by key, at most the list limit. Read in batches with the siblings
 /// resolving at the same time (see `batch`).
@@ -95,6 +98,15 @@ impl Artifact {
 
     async fn node(&self) -> Node {
         Node::new(self.row.clone())
+    }
+
+    /// Vulnerabilities found in it: OSV records covering a module, package
+    /// or Go release it was built with or contains (its index's too), and
+    /// scanners' findings on it; each with how it was found (`findings`)
+    /// and the VEX statement in force on it (`vexStatus`: one that rules it
+    /// out leaves it listed here, not in `Vulnerability.artifacts`).
+    async fn vulnerabilities(&self, ctx: &Context<'_>) -> Result<Vec<vulnerability::Vulnerability>> {
+        vulnerability::of_artifact(ctx, &self.row).await
     }
 
     /// Repository names it was pushed as.

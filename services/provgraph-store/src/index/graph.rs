@@ -223,32 +223,55 @@ impl Graph {
         first: usize,
         after: Option<(u32, i64)>,
     ) -> (Vec<(i64, u32)>, bool, usize) {
+        self.page_from(&[start], direction, max_depth, kinds, first, after)
+    }
+
+    /// As [`Graph::page`], from several start nodes at once: each node at
+    /// its distance from the nearest start (the starts at depth 0).
+    pub(crate) fn page_from(
+        &self,
+        starts: &[(i64, NodeKind)],
+        direction: Direction,
+        max_depth: u32,
+        kinds: &[NodeKind],
+        first: usize,
+        after: Option<(u32, i64)>,
+    ) -> (Vec<(i64, u32)>, bool, usize) {
         let wanted =
             |kind: u8| kinds.is_empty() || kinds.iter().any(|k| k.code() == i16::from(kind));
         let dir = petgraph_dir(direction);
         let mut out: Vec<(i64, u32)> = Vec::new();
-        let Some(start_index) = self.ids.get(start.0) else {
-            // Not in the index: a node without edges.
-            let fits = after.is_none() && wanted(kind_byte(Some(start.1.code())));
-            if fits && first > 0 {
-                out.push((start.0, 0));
-            }
-            let more = fits && first == 0;
-            return (out, more, 1);
-        };
         let mut visited = self.g.visit_map();
-        visited.visit(start_index);
-        let mut level = vec![start_index];
+        let mut level = Vec::new();
+        // Starts not in the index: nodes without edges, at depth 0 only.
+        let mut loose: Vec<i64> = Vec::new();
+        for (id, kind) in starts {
+            match self.ids.get(*id) {
+                Some(index) => {
+                    if visited.visit(index) {
+                        level.push(index);
+                    }
+                }
+                None => {
+                    if wanted(kind_byte(Some(kind.code()))) && !loose.contains(id) {
+                        loose.push(*id);
+                    }
+                }
+            }
+        }
+
         let mut depth = 0u32;
-        let mut visited_nodes = 1;
+        let mut visited_nodes = level.len() + loose.len();
         loop {
             let take = after.is_none_or(|(d, _)| depth >= d);
             if take {
+                let at_start = if depth == 0 { loose.as_slice() } else { &[] };
                 let mut found: Vec<i64> = level
                     .iter()
                     .map(|i| unpack(self.g[*i]))
                     .filter(|(_, kind)| wanted(*kind))
                     .map(|(id, _)| id)
+                    .chain(at_start.iter().copied())
                     .filter(|id| after.is_none_or(|(d, after_id)| depth > d || *id > after_id))
                     .collect();
                 let need = first + 1 - out.len();

@@ -536,6 +536,83 @@ impl Store {
     }
 }
 
+impl Store {
+    /// One page of the nodes reachable from any of `starts`, each at its
+    /// distance from the nearest (an impact with several roots: the images
+    /// a vulnerability affects). Paged as [`Store::lineage_page`].
+    pub async fn lineage_page_from(
+        &self,
+        starts: &[NodeRow],
+        request: &PageRequest,
+    ) -> Result<LineagePage, StoreError> {
+        match starts {
+            [] => return Ok(LineagePage::default()),
+            [start] => return self.lineage_page(start, request).await,
+            _ => {}
+        }
+        let PageRequest {
+            direction,
+            max_depth,
+            ref kinds,
+            first,
+            after,
+            sql_max_nodes,
+        } = *request;
+        let (items, has_next) = if self.lineage_index_ready() {
+            self.sync_own_commits().await?;
+            let graph = self
+                .index
+                .graph
+                .read()
+                .map_err(|_| StoreError::Corrupt("lineage index lock poisoned".into()))?;
+            let starts: Vec<(i64, NodeKind)> = starts.iter().map(|n| (n.id, n.kind)).collect();
+            let (page, more, _) =
+                graph.page_from(&starts, direction, max_depth, kinds, first, after);
+            (page, more)
+        } else {
+            let limits = LineageLimits {
+                max_depth,
+                max_nodes: sql_max_nodes,
+            };
+            let mut depths: HashMap<i64, (u32, NodeKind)> = HashMap::new();
+            for start in starts {
+                let sub = self.lineage_sql(start, direction, limits).await?;
+                if sub.truncated || depths.len() > sql_max_nodes {
+                    return Err(StoreError::unavailable(format!(
+                        "the lineage index is loading, and without it a page is limited to {sql_max_nodes} reachable nodes; retry shortly"
+                    )));
+                }
+                for node in &sub.nodes {
+                    let depth = sub.depth.get(&node.id).copied().unwrap_or(0);
+                    depths
+                        .entry(node.id)
+                        .and_modify(|(d, _)| *d = (*d).min(depth))
+                        .or_insert((depth, node.kind));
+                }
+            }
+            let mut all: Vec<(u32, i64)> = depths
+                .into_iter()
+                .filter(|(_, (_, kind))| kinds.is_empty() || kinds.contains(kind))
+                .map(|(id, (depth, _))| (depth, id))
+                .filter(|key| after.is_none_or(|(d, id)| *key > (d, id)))
+                .collect();
+            all.sort_unstable();
+            let more = all.len() > first;
+            all.truncate(first);
+            (all.into_iter().map(|(d, id)| (id, d)).collect(), more)
+        };
+        let ids: Vec<i64> = items.iter().map(|(id, _)| *id).collect();
+        let (rows, _): (Vec<NodeRow>, Vec<EdgeRow>) =
+            on_db!(self, read | conn | edge_log::rows_by_id(conn, &ids, &[]));
+        let mut rows: HashMap<i64, NodeRow> = rows.into_iter().map(|n| (n.id, n)).collect();
+        let nodes = items
+            .into_iter()
+            .filter_map(|(id, depth)| rows.remove(&id).map(|row| (row, depth)))
+            .collect();
+        Ok(LineagePage { nodes, has_next })
+    }
+}
+
 /// What page of a lineage walk to read.
 #[derive(Clone, Debug)]
 pub struct PageRequest {

@@ -22,5 +22,9 @@ pub(crate) mod sightings;
 pub(crate) mod signatures;
 #[path = "snapshot.rs"]
 pub(crate) mod snapshot;
+#[path = "vuln_reads.rs"]
+pub(crate) mod vuln_reads;
+#[path = "vulns.rs"]
+pub(crate) mod vulns;
 #[path = "writes.rs"]
 pub(crate) mod writes;
