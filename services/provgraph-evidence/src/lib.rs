@@ -132,7 +132,9 @@ pub async fn import_document(
     principal: Option<&Principal>,
 ) -> Result<Imported, ImportError> {
     match provgraph_vuln::parse_document(body) {
-        Err(err) => Err(ImportError::Invalid(format!("refused, nothing stored: {err}"))),
+        Err(err) => Err(ImportError::Invalid(format!(
+            "refused, nothing stored: {err}"
+        ))),
         Ok(Some((format, document))) => {
             vulns::store_document(store, format, document, body, digest, false, principal)
                 .await

@@ -48,7 +48,12 @@ pub struct VulnSummary {
     pub skipped_products: u64,
 }
 
-fn provenance(format: Format, body: &[u8], proven: bool, principal: Option<&Principal>) -> VulnProvenance {
+fn provenance(
+    format: Format,
+    body: &[u8],
+    proven: bool,
+    principal: Option<&Principal>,
+) -> VulnProvenance {
     let name = match format {
         Format::Osv => "osv",
         Format::Trivy => "trivy",
@@ -115,7 +120,9 @@ pub(crate) async fn store_document(
                 )));
             }
             if !report.records.is_empty() {
-                let stats = store.write_osv_records(&report.records, &provenance).await?;
+                let stats = store
+                    .write_osv_records(&report.records, &provenance)
+                    .await?;
                 add_records(&mut summary, stats);
             }
             let stats = store

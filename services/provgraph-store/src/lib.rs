@@ -15,9 +15,9 @@ mod lineage;
 mod plan;
 mod rows;
 mod sightings;
-mod vulns;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod vulns;
 
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

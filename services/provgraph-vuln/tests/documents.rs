@@ -2,7 +2,9 @@
 //! field for field (shapes checked against golang/vulndb's data/osv,
 //! aquasecurity/trivy's and anchore/grype's JSON reports, golang/vuln's
 //! govulncheck -json streams and the OpenVEX v0.2.0 specification), and
-//! the version matching of real advisories' ranges.
+//! the version matching of real advisories' ranges. The documents live in
+//! `testdata/` (GO-2023-2102 in `examples/vulns/`, for the README), where
+//! the end-to-end tests read them too.
 
 use provgraph_vuln::{
     Document, FindingLevel, Format, OsvRecord, RangeKind, Scanner, Subject, Timestamp, VexStatus,
@@ -11,39 +13,15 @@ use provgraph_vuln::{
 use serde_json::{Value, json};
 
 const IMAGE: &str = "sha256:4e8f7a3c2b1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f";
-const IMAGE_HEX: &str = "4e8f7a3c2b1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f";
 
 /// GO-2023-2102 as the Go vulnerability database serves it.
 fn go_2023_2102() -> Value {
-    json!({
-      "schema_version": "1.3.1",
-      "id": "GO-2023-2102",
-      "modified": "2024-05-20T20:09:03Z",
-      "published": "2023-10-11T17:02:21Z",
-      "aliases": ["CVE-2023-44487", "CVE-2023-39325", "GHSA-4374-p667-p6c8"],
-      "summary": "HTTP/2 rapid reset can cause excessive work in net/http",
-      "details": "A malicious HTTP/2 client which rapidly creates requests and immediately resets them can cause excessive server resource consumption.",
-      "affected": [
-        {
-          "package": {"name": "stdlib", "ecosystem": "Go"},
-          "ranges": [{"type": "SEMVER", "events": [
-            {"introduced": "0"}, {"fixed": "1.20.10"}, {"introduced": "1.21.0-0"}, {"fixed": "1.21.3"}
-          ]}],
-          "ecosystem_specific": {"imports": [{"path": "net/http", "symbols": ["Server.Serve", "http2serverConn.serve"]}]}
-        },
-        {
-          "package": {"name": "golang.org/x/net", "ecosystem": "Go"},
-          "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": "0.17.0"}]}],
-          "ecosystem_specific": {"imports": [{"path": "golang.org/x/net/http2", "symbols": ["Server.ServeConn", "serverConn.serve"]}]}
-        }
-      ],
-      "references": [
-        {"type": "REPORT", "url": "https://go.dev/issue/63417"},
-        {"type": "FIX", "url": "https://go.dev/cl/534215"},
-        {"type": "WEB", "url": "https://groups.google.com/g/golang-announce/c/iNNxDTCjZvo/m/UDd7VKQuAAAJ"}
-      ],
-      "database_specific": {"url": "https://pkg.go.dev/vuln/GO-2023-2102", "review_status": "REVIEWED"}
-    })
+    fixture(include_str!("../../../examples/vulns/GO-2023-2102.json"))
+}
+
+/// A document of `testdata/` (shared with the end-to-end tests).
+fn fixture(text: &str) -> Value {
+    serde_json::from_str(text).expect("testdata is JSON")
 }
 
 fn parse(value: &Value) -> (Format, Document) {
@@ -140,246 +118,20 @@ fn malformed_osv_is_refused_whole_saying_where() {
 /// `trivy image --format json ghcr.io/acme/calc@sha256:...` on an image
 /// with a Go binary.
 fn trivy_report() -> Value {
-    json!({
-      "SchemaVersion": 2,
-      "CreatedAt": "2024-10-15T09:12:44.871269571Z",
-      "ArtifactName": format!("ghcr.io/acme/calc@{IMAGE}"),
-      "ArtifactType": "container_image",
-      "Metadata": {
-        "Size": 12773376,
-        "OS": {"Family": "alpine", "Name": "3.18.4"},
-        "ImageID": "sha256:9c1a0d2e3f4b5a69788796a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5",
-        "DiffIDs": ["sha256:cc2447e1835a40530975ab80bb1f872fbab0f2a0faecf2ab16fbbb89b3589438"],
-        "RepoTags": ["ghcr.io/acme/calc:1.4.2"],
-        "RepoDigests": [format!("ghcr.io/acme/calc@{IMAGE}")],
-        "ImageConfig": {"architecture": "amd64", "os": "linux", "config": {"Entrypoint": ["/calc"]}}
-      },
-      "Results": [
-        {"Target": "ghcr.io/acme/calc@sha256:4e8f (alpine 3.18.4)", "Class": "os-pkgs", "Type": "alpine"},
-        {
-          "Target": "calc",
-          "Class": "lang-pkgs",
-          "Type": "gobinary",
-          "Vulnerabilities": [
-            {
-              "VulnerabilityID": "CVE-2023-44487",
-              "PkgID": "golang.org/x/net@v0.15.0",
-              "PkgName": "golang.org/x/net",
-              "PkgIdentifier": {"PURL": "pkg:golang/golang.org/x/net@v0.15.0", "UID": "5d3e1c8a2f4b6e70"},
-              "InstalledVersion": "v0.15.0",
-              "FixedVersion": "0.17.0",
-              "Status": "fixed",
-              "Layer": {"Digest": "sha256:96526aa774ef0126ad0fe9e9a95764c5fc37f409ab9e97021e7b4775d82bf6fa", "DiffID": "sha256:cc2447e1835a40530975ab80bb1f872fbab0f2a0faecf2ab16fbbb89b3589438"},
-              "SeveritySource": "ghsa",
-              "PrimaryURL": "https://avd.aquasec.com/nvd/cve-2023-44487",
-              "DataSource": {"ID": "ghsa", "Name": "GitHub Security Advisory Go", "URL": "https://github.com/advisories?query=type%3Areviewed+ecosystem%3Ago"},
-              "Title": "HTTP/2: Multiple HTTP/2 enabled web servers are vulnerable to a DDoS attack (Rapid Reset Attack)",
-              "Description": "The HTTP/2 protocol allows a denial of service (server resource consumption) because request cancellation can reset many streams quickly.",
-              "Severity": "HIGH",
-              "CweIDs": ["CWE-400"],
-              "VendorSeverity": {"ghsa": 3, "nvd": 3},
-              "CVSS": {"nvd": {"V3Vector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H", "V3Score": 7.5}},
-              "References": ["https://go.dev/issue/63417"],
-              "PublishedDate": "2023-10-10T14:15:10.883Z",
-              "LastModifiedDate": "2024-08-14T19:57:18.003Z"
-            },
-            {
-              "VulnerabilityID": "CVE-2023-45288",
-              "PkgID": "stdlib@v1.21.1",
-              "PkgName": "stdlib",
-              "PkgIdentifier": {"PURL": "pkg:golang/stdlib@v1.21.1", "UID": "8f7e6d5c4b3a2910"},
-              "InstalledVersion": "v1.21.1",
-              "FixedVersion": "1.21.9, 1.22.2",
-              "Status": "fixed",
-              "Severity": "MEDIUM"
-            }
-          ]
-        }
-      ]
-    })
+    fixture(include_str!("../testdata/trivy.json"))
 }
 
 /// `grype -o json ghcr.io/acme/calc@sha256:...`.
 fn grype_report() -> Value {
-    json!({
-      "matches": [
-        {
-          "vulnerability": {
-            "id": "GHSA-4374-p667-p6c8",
-            "dataSource": "https://github.com/advisories/GHSA-4374-p667-p6c8",
-            "namespace": "github:language:go",
-            "severity": "High",
-            "urls": ["https://github.com/advisories/GHSA-4374-p667-p6c8"],
-            "description": "HTTP/2 rapid reset can cause excessive work in net/http",
-            "cvss": [],
-            "fix": {"versions": ["0.17.0"], "state": "fixed"},
-            "advisories": []
-          },
-          "relatedVulnerabilities": [
-            {"id": "CVE-2023-39325", "dataSource": "https://nvd.nist.gov/vuln/detail/CVE-2023-39325", "namespace": "nvd:cpe", "severity": "High", "urls": [], "description": "", "cvss": []}
-          ],
-          "matchDetails": [
-            {
-              "type": "exact-direct-match",
-              "matcher": "go-module-matcher",
-              "searchedBy": {"language": "go", "namespace": "github:language:go", "package": {"name": "golang.org/x/net", "version": "v0.15.0"}},
-              "found": {"versionConstraint": "<0.17.0 (unknown)", "vulnerabilityID": "GHSA-4374-p667-p6c8"}
-            }
-          ],
-          "artifact": {
-            "id": "7c1a5e9d3b2f4a68",
-            "name": "golang.org/x/net",
-            "version": "v0.15.0",
-            "type": "go-module",
-            "locations": [{"path": "/calc", "layerID": "sha256:cc2447e1835a40530975ab80bb1f872fbab0f2a0faecf2ab16fbbb89b3589438"}],
-            "language": "go",
-            "licenses": [],
-            "cpes": ["cpe:2.3:a:golang:x\\/net:v0.15.0:*:*:*:*:*:*:*"],
-            "purl": "pkg:golang/golang.org/x/net@v0.15.0",
-            "upstreams": []
-          }
-        }
-      ],
-      "source": {
-        "type": "image",
-        "target": {
-          "userInput": "ghcr.io/acme/calc:1.4.2",
-          "imageID": "sha256:9c1a0d2e3f4b5a69788796a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5",
-          "manifestDigest": "sha256:1111111111111111111111111111111111111111111111111111111111111111",
-          "mediaType": "application/vnd.oci.image.manifest.v1+json",
-          "tags": ["ghcr.io/acme/calc:1.4.2"],
-          "imageSize": 12773376,
-          "layers": [],
-          "repoDigests": [format!("ghcr.io/acme/calc@{IMAGE}")],
-          "architecture": "amd64",
-          "os": "linux"
-        }
-      },
-      "distro": {"name": "alpine", "version": "3.18.4", "idLike": []},
-      "descriptor": {"name": "grype", "version": "0.74.0", "configuration": {}, "db": {}, "timestamp": "2024-10-15T09:20:01.123456Z"}
-    })
+    fixture(include_str!("../testdata/grype.json"))
 }
 
 /// `govulncheck -json ./...`: indented messages, one key each.
-const GOVULNCHECK: &str = r#"{
-  "config": {
-    "protocol_version": "v1.0.0",
-    "scanner_name": "govulncheck",
-    "scanner_version": "v1.1.3",
-    "db": "https://vuln.go.dev",
-    "db_last_modified": "2024-10-14T19:04:41Z",
-    "go_version": "go1.21.1",
-    "scan_level": "symbol",
-    "scan_mode": "source"
-  }
-}
-{
-  "progress": {
-    "message": "Scanning your code and 46 packages across 3 dependent modules for known vulnerabilities..."
-  }
-}
-{
-  "osv": {
-    "schema_version": "1.3.1",
-    "id": "GO-2023-2102",
-    "modified": "2024-05-20T20:09:03Z",
-    "published": "2023-10-11T17:02:21Z",
-    "aliases": ["CVE-2023-44487", "CVE-2023-39325", "GHSA-4374-p667-p6c8"],
-    "summary": "HTTP/2 rapid reset can cause excessive work in net/http",
-    "affected": [
-      {
-        "package": {"name": "golang.org/x/net", "ecosystem": "Go"},
-        "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": "0.17.0"}]}],
-        "ecosystem_specific": {"imports": [{"path": "golang.org/x/net/http2", "symbols": ["Server.ServeConn"]}]}
-      }
-    ],
-    "database_specific": {"url": "https://pkg.go.dev/vuln/GO-2023-2102", "review_status": "REVIEWED"}
-  }
-}
-{
-  "finding": {
-    "osv": "GO-2023-2102",
-    "fixed_version": "v0.17.0",
-    "trace": [
-      {"module": "golang.org/x/net", "version": "v0.15.0"}
-    ]
-  }
-}
-{
-  "finding": {
-    "osv": "GO-2023-2102",
-    "fixed_version": "v0.17.0",
-    "trace": [
-      {"module": "golang.org/x/net", "version": "v0.15.0", "package": "golang.org/x/net/http2"}
-    ]
-  }
-}
-{
-  "finding": {
-    "osv": "GO-2023-2102",
-    "fixed_version": "v0.17.0",
-    "trace": [
-      {
-        "module": "golang.org/x/net",
-        "version": "v0.15.0",
-        "package": "golang.org/x/net/http2",
-        "function": "ServeConn",
-        "receiver": "*Server",
-        "position": {"filename": "http2/server.go", "offset": 13240, "line": 425, "column": 6}
-      },
-      {
-        "module": "example.com/calc",
-        "package": "example.com/calc",
-        "function": "main",
-        "position": {"filename": "main.go", "offset": 301, "line": 17, "column": 20}
-      }
-    ]
-  }
-}
-{
-  "finding": {
-    "osv": "GO-2024-2687",
-    "fixed_version": "v1.21.9",
-    "trace": [
-      {"module": "stdlib", "version": "v1.21.1", "package": "net/http"}
-    ]
-  }
-}
-"#;
+const GOVULNCHECK: &str = include_str!("../testdata/govulncheck.json");
 
 /// An OpenVEX v0.2.0 document as vexctl writes it, products as images.
 fn openvex() -> Value {
-    json!({
-      "@context": "https://openvex.dev/ns/v0.2.0",
-      "@id": "https://openvex.dev/docs/public/vex-2e67563e128250cbcb3e98930df948dd053e43271d70dc50cfa22d57e03fe96f",
-      "author": "Acme Security <security@acme.example>",
-      "role": "Document Creator",
-      "timestamp": "2024-10-16T10:00:00.000000+02:00",
-      "version": 1,
-      "statements": [
-        {
-          "vulnerability": {"@id": "https://nvd.nist.gov/vuln/detail/CVE-2023-44487", "name": "CVE-2023-44487", "aliases": ["GO-2023-2102"]},
-          "timestamp": "2024-10-16T10:05:00+02:00",
-          "products": [
-            {
-              "@id": format!("pkg:oci/calc@sha256%3A{IMAGE_HEX}?repository_url=ghcr.io/acme/calc&tag=1.4.2"),
-              "subcomponents": [{"@id": "pkg:golang/golang.org/x/net@v0.15.0"}]
-            },
-            {"@id": "pkg:golang/golang.org/x/net@v0.15.0"},
-            {"identifiers": {"purl": "pkg:oci/calc-debug@sha256%3A2222222222222222222222222222222222222222222222222222222222222222"}},
-            {"hashes": {"sha-256": "3333333333333333333333333333333333333333333333333333333333333333"}}
-          ],
-          "status": "not_affected",
-          "justification": "vulnerable_code_not_in_execute_path",
-          "impact_statement": "calc serves HTTP/1.1 only; the HTTP/2 server is never started."
-        },
-        {
-          "vulnerability": {"name": "CVE-2023-45288"},
-          "products": [{"@id": format!("pkg:oci/calc@sha256%3A{IMAGE_HEX}")}],
-          "status": "under_investigation"
-        }
-      ]
-    })
+    fixture(include_str!("../testdata/openvex.json"))
 }
 
 #[test]

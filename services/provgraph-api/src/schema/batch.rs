@@ -207,7 +207,12 @@ impl Batches {
                 for row in findings {
                     out.entry(row.artifact_id).or_default().findings.push(row);
                 }
-                for row in self.store.vex_of_artifacts(&ids).await.map_err(store_error)? {
+                for row in self
+                    .store
+                    .vex_of_artifacts(&ids)
+                    .await
+                    .map_err(store_error)?
+                {
                     out.entry(row.artifact_id).or_default().vex.push(row);
                 }
                 Ok(out.into_iter().map(|(id, v)| (id, Arc::new(v))).collect())

@@ -105,7 +105,10 @@ impl Artifact {
     /// scanners' findings on it; each with how it was found (`findings`)
     /// and the VEX statement in force on it (`vexStatus`: one that rules it
     /// out leaves it listed here, not in `Vulnerability.artifacts`).
-    async fn vulnerabilities(&self, ctx: &Context<'_>) -> Result<Vec<vulnerability::Vulnerability>> {
+    async fn vulnerabilities(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<vulnerability::Vulnerability>> {
         vulnerability::of_artifact(ctx, &self.row).await
     }
 

@@ -76,11 +76,10 @@ pub(crate) async fn vulnerability(
     );
     push_in_ids(&mut qb, &group);
     let records: Vec<RecordTuple> = qb.build_query_as().fetch_all(&mut *conn).await?;
-    let records: HashMap<i64, VulnRecordRow> = records
-        .into_iter()
-        .map(|t| (t.0, record_row(t)))
-        .collect();
-    let mut qb = QueryBuilder::<Db>::new("SELECT node_id, name, written FROM vuln_names WHERE node_id");
+    let records: HashMap<i64, VulnRecordRow> =
+        records.into_iter().map(|t| (t.0, record_row(t))).collect();
+    let mut qb =
+        QueryBuilder::<Db>::new("SELECT node_id, name, written FROM vuln_names WHERE node_id");
     push_in_ids(&mut qb, &group);
     let names: Vec<(i64, String, String)> = qb.build_query_as().fetch_all(&mut *conn).await?;
     // The node: a record whose id is the name, else a record the name is an
@@ -110,12 +109,10 @@ pub(crate) async fn vulnerability(
             aliases.push(as_written.clone());
         }
     }
-    let record = records.get(&node.id).cloned().or_else(|| {
-        ordered
-            .iter()
-            .find_map(|n| records.get(&n.id))
-            .cloned()
-    });
+    let record = records
+        .get(&node.id)
+        .cloned()
+        .or_else(|| ordered.iter().find_map(|n| records.get(&n.id)).cloned());
     Ok(Some(VulnerabilityRow {
         node,
         group,
@@ -148,9 +145,13 @@ pub(crate) async fn affected_artifacts(
     qb.push_bind(EdgeKind::RequiresIndirect.code());
     qb.push(") UNION SELECT id FROM t WHERE kind = ");
     qb.push_bind(NodeKind::Gomod.code());
-    qb.push("), b AS (SELECT e.from_id AS id FROM edges e JOIN gm ON e.to_id = gm.id WHERE e.kind = ");
+    qb.push(
+        "), b AS (SELECT e.from_id AS id FROM edges e JOIN gm ON e.to_id = gm.id WHERE e.kind = ",
+    );
     qb.push_bind(EdgeKind::UsedGomod.code());
-    qb.push("), a AS (SELECT e.from_id AS id FROM edges e JOIN b ON e.to_id = b.id WHERE e.kind = ");
+    qb.push(
+        "), a AS (SELECT e.from_id AS id FROM edges e JOIN b ON e.to_id = b.id WHERE e.kind = ",
+    );
     qb.push_bind(EdgeKind::BuiltBy.code());
     qb.push(" UNION SELECT e.from_id FROM edges e JOIN t ON e.to_id = t.id WHERE e.kind = ");
     qb.push_bind(EdgeKind::Contains.code());
@@ -276,7 +277,15 @@ pub(crate) async fn findings_of(
              FROM vuln_findings f WHERE f.artifact_id",
         );
         push_in_ids(&mut qb, chunk);
-        type Found = (i64, i64, String, String, Option<String>, Option<String>, String);
+        type Found = (
+            i64,
+            i64,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            String,
+        );
         let found: Vec<Found> = qb.build_query_as().fetch_all(&mut *conn).await?;
         let mut scanned = BTreeSet::new();
         for (art, vid, vkind, vkey, vfirst, vlast, subject, trace, span, sender, record_origin) in

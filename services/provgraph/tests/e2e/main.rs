@@ -31,3 +31,4 @@ mod registry;
 mod replicas;
 mod sdk;
 mod security;
+mod vulns;
