@@ -160,6 +160,9 @@ pub(crate) async fn store_document(
     Ok(summary)
 }
 
+/// A document from a predicate: its format, parsed form and bytes.
+pub(crate) type Attested = (Format, Document, Vec<u8>);
+
 /// The vulnerability document a verified attestation's predicate carries:
 /// an OpenVEX document, or the scanner report inside cosign's vulnerability
 /// predicate (`scanner.result`). `None` for other predicates; an error
@@ -167,7 +170,7 @@ pub(crate) async fn store_document(
 pub(crate) fn predicate_document(
     predicate_type: &str,
     predicate: &Value,
-) -> Option<Result<(Format, Document, Vec<u8>), String>> {
+) -> Option<Result<Attested, String>> {
     let value = if predicate_type.starts_with(OPENVEX_PREDICATE) {
         predicate.clone()
     } else if predicate_type == COSIGN_VULN_PREDICATE {

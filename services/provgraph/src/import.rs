@@ -1,5 +1,7 @@
 //! `provgraph import FILE...`: posts evidence files (Sigstore bundles, cosign
-//! signature layers as JSON) to a running server's `/v1/evidence`, showing
+//! signature layers as JSON, SBOMs, vulnerability documents) to a running
+//! server's `/v1/evidence`, and vulnerability databases (zip exports and
+//! directories of OSV records, `osv_import`) record by record, showing
 //! progress, and ends with a summary; `provgraph reverify` verifies
 //! everything stored again against a trust policy.
 
@@ -28,7 +30,9 @@ fn block_on(command: &str, body: impl std::future::Future<Output = ExitCode>) ->
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// Evidence files to import.
+    /// Evidence files to import; a directory or a `.zip` file is a
+    /// vulnerability database (the Go vulnerability database's or OSV's
+    /// `all.zip`, or a directory of OSV records), imported record by record.
     #[arg(required = true)]
     files: Vec<PathBuf>,
     #[command(flatten)]
@@ -123,10 +127,49 @@ pub fn import(args: ImportArgs) -> ExitCode {
             }
         };
         let url = format!("{}/v1/evidence", args.api.base());
-        let total = args.files.len();
+        let (databases, files): (Vec<PathBuf>, Vec<PathBuf>) = args
+            .files
+            .iter()
+            .cloned()
+            .partition(|path| crate::osv_import::is_database(path));
+        let mut database_failed = false;
+        if !databases.is_empty() {
+            let poster = crate::osv_import::Poster {
+                client: &client,
+                url: &url,
+                progress: &progress,
+            };
+            let osv = crate::osv_import::import_databases(&poster, &databases).await;
+            println!(
+                "OSV records: {} read, {} new, {} updated, {} unchanged, {} refused",
+                osv.records,
+                osv.new,
+                osv.updated,
+                osv.unchanged,
+                osv.refused.len()
+            );
+            for refused in osv.refused.iter().take(20) {
+                eprintln!("refused: {refused}");
+            }
+            if osv.refused.len() > 20 {
+                eprintln!("refused: ... and {} more", osv.refused.len() - 20);
+            }
+            for failure in &osv.failed {
+                eprintln!("failed: {failure}");
+            }
+            database_failed = !osv.failed.is_empty();
+            if files.is_empty() {
+                return if database_failed {
+                    ExitCode::FAILURE
+                } else {
+                    ExitCode::SUCCESS
+                };
+            }
+        }
+        let total = files.len();
         let mut tally = Tally::default();
         let mut failures = Vec::new();
-        for (index, file) in args.files.iter().enumerate() {
+        for (index, file) in files.iter().enumerate() {
             let name = file.display().to_string();
             let outcome = post(&client, &url, file, args.digest.as_deref()).await;
             match outcome {
@@ -164,7 +207,7 @@ pub fn import(args: ImportArgs) -> ExitCode {
         for failure in &failures {
             eprintln!("failed: {failure}");
         }
-        if tally.files_failed == 0 {
+        if tally.files_failed == 0 && !database_failed {
             ExitCode::SUCCESS
         } else {
             ExitCode::FAILURE

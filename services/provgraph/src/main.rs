@@ -9,6 +9,7 @@ mod auth;
 mod emit;
 mod import;
 mod listen;
+mod osv_import;
 mod serve;
 #[cfg(test)]
 mod tidy;

@@ -521,6 +521,9 @@ async fn artifact_nodes(
     upsert_nodes(conn, &nodes).await
 }
 
+/// Findings by (vulnerability, image, package): version and level.
+type FindingRows = BTreeMap<(i64, i64, String), (Option<String>, Option<String>)>;
+
 pub(crate) async fn write_scan(
     conn: &mut Conn,
     report: &ScanReport,
@@ -544,8 +547,7 @@ pub(crate) async fn write_scan(
         vulns.insert(name, found);
     }
     let mut edges: BTreeMap<EdgeKey, Seen> = BTreeMap::new();
-    let mut findings: BTreeMap<(i64, i64, String), (Option<String>, Option<String>, String)> =
-        BTreeMap::new();
+    let mut findings: FindingRows = BTreeMap::new();
     for image in images {
         let artifact = NodeRef::new(NodeKind::Artifact, image.clone());
         let Some(artifact_id) = nodes.get(&artifact).copied() else {
@@ -566,18 +568,11 @@ pub(crate) async fn write_scan(
                 .clone()
                 .or_else(|| finding.package.clone())
                 .unwrap_or_default();
-            let subject = match &finding.version {
-                Some(version) if !package.is_empty() && !package.contains('@') => {
-                    format!("{package}@{version}")
-                }
-                _ => package.clone(),
-            };
             findings.insert(
                 (*vuln_id, artifact_id, package),
                 (
                     finding.version.clone(),
                     finding.level.map(|l| l.as_str().to_string()),
-                    subject,
                 ),
             );
         }
@@ -597,7 +592,7 @@ pub(crate) async fn write_scan(
         );
         qb.push_values(
             chunk,
-            |mut row, ((vuln, artifact, package), (version, level, _))| {
+            |mut row, ((vuln, artifact, package), (version, level))| {
                 row.push_bind(*vuln)
                     .push_bind(*artifact)
                     .push_bind(scanner)

@@ -450,7 +450,93 @@ async fn documents_as_the_tools_publish_them(flavor: Flavor) {
     server.stop().await;
 }
 
+/// Runs `provgraph import` against the server; exit code, stdout, stderr.
+fn import(server: &Server, paths: &[&Path]) -> (Option<i32>, String, String) {
+    let output = std::process::Command::new(crate::support::binary())
+        .args(["import", "--server", &format!("http://{}", server.api)])
+        .args(paths)
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// `provgraph import` of a database export laid out as vuln.go.dev's and
+/// osv.dev's `all.zip` (one `ID.json` per record, deflated) and of a
+/// directory of records: progress on stderr, a summary, refused records
+/// counted and not sent, and a re-import changes nothing.
+async fn import_takes_zip_exports_and_directories(flavor: Flavor) {
+    let server = Server::start(flavor, &[]).await;
+    build_and_run(
+        &server,
+        1,
+        CALC,
+        &["golang.org/x/net@v0.15.0"],
+        "1.22.0",
+        "calc",
+    )
+    .await;
+    let record: Value = serde_json::from_slice(&read("examples/vulns/GO-2023-2102.json")).unwrap();
+    let mut other = record.clone();
+    other["id"] = json!("GO-2024-2687");
+    other["aliases"] = json!(["CVE-2023-45288", "GHSA-4v7x-pqxf-cx7m"]);
+    let mut broken = record.clone();
+    broken["id"] = json!("GO-2099-0001");
+    broken["affected"][0]["ranges"][0]["type"] = json!("SEMVERS");
+    let dir = tempfile::tempdir().unwrap();
+    let zip_path = dir.path().join("all.zip");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
+    let deflated = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, value) in [
+        ("GO-2023-2102.json", &record),
+        ("GO-2024-2687.json", &other),
+        ("GO-2099-0001.json", &broken),
+    ] {
+        zip.start_file(name, deflated).unwrap();
+        std::io::Write::write_all(&mut zip, value.to_string().as_bytes()).unwrap();
+    }
+    zip.finish().unwrap();
+    let records = dir.path().join("records");
+    std::fs::create_dir_all(records.join("2024")).unwrap();
+    let mut third = record.clone();
+    third["id"] = json!("GO-2024-0001");
+    third["aliases"] = json!([]);
+    std::fs::write(records.join("2024/GO-2024-0001.json"), third.to_string()).unwrap();
+
+    let (code, stdout, stderr) = import(&server, &[&zip_path, &records]);
+    assert_eq!(code, Some(0), "{stdout} {stderr}");
+    assert!(
+        stdout.contains("OSV records: 3 read, 3 new, 0 updated, 0 unchanged, 1 refused"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("GO-2099-0001.json") && stderr.contains("SEMVERS") && stderr.contains("]"),
+        "{stderr}"
+    );
+    let found = vulnerability(&server, "GHSA-4V7X-PQXF-CX7M").await;
+    assert_eq!(found["id"], "GO-2024-2687");
+    assert_eq!(sorted(&found["artifacts"], "digest"), [CALC]);
+    assert_eq!(
+        server
+            .data("{ vulnerability(id: \"GO-2099-0001\") { id } }")
+            .await["vulnerability"],
+        Value::Null
+    );
+    let (code, stdout, stderr) = import(&server, &[&zip_path, &records]);
+    assert_eq!(code, Some(0), "{stdout} {stderr}");
+    assert!(
+        stdout.contains("OSV records: 3 read, 0 new, 0 updated, 3 unchanged, 1 refused"),
+        "{stdout}"
+    );
+    server.stop().await;
+}
+
 provgraph_store::both_databases!(
     readme_vulnerability_walkthrough,
     documents_as_the_tools_publish_them,
+    import_takes_zip_exports_and_directories,
 );
