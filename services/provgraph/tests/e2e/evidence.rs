@@ -92,6 +92,21 @@ fn attestation(pair: &KeyPair, image: &str, commit: &str, run: &str) -> serde_js
     json!({"payload": b64(&envelope), "signature": ""})
 }
 
+/// A key-only cosign attestation layer carrying `statement` (an in-toto
+/// statement's JSON) in a DSSE envelope signed by `pair`.
+pub(crate) fn key_attestation(pair: &KeyPair, statement: &serde_json::Value) -> serde_json::Value {
+    let statement = serde_json::to_vec(statement).unwrap();
+    let payload_type = "application/vnd.in-toto+json";
+    let signature = pair.sign(&pae(payload_type, &statement)).unwrap();
+    let envelope = serde_json::to_vec(&json!({
+        "payloadType": payload_type,
+        "payload": b64(&statement),
+        "signatures": [{"keyid": "", "sig": signature.to_base64()}]
+    }))
+    .unwrap();
+    json!({"payload": b64(&envelope), "signature": ""})
+}
+
 /// A key-only cosign image signature (simple signing) for `image`.
 fn simple_signature(
     pair: &KeyPair,
@@ -111,7 +126,7 @@ fn simple_signature(
     (payload, signature)
 }
 
-fn policy_file(dir: &std::path::Path, pair: Option<&KeyPair>) -> String {
+pub(crate) fn policy_file(dir: &std::path::Path, pair: Option<&KeyPair>) -> String {
     let mut toml = String::new();
     if let Some(pair) = pair {
         std::fs::write(

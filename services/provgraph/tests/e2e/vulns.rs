@@ -450,6 +450,51 @@ async fn documents_as_the_tools_publish_them(flavor: Flavor) {
     server.stop().await;
 }
 
+/// OpenVEX as the predicate of a verified, trusted attestation: a proof
+/// about its subject alone (a statement on another image in it is not
+/// stored); the same statement posted bare stays a claim.
+async fn signed_vex_is_proof_about_its_subject(flavor: Flavor) {
+    let db = provgraph_store::testing::TestDb::new(flavor).await;
+    let dir = tempfile::tempdir().unwrap();
+    let pair = sigstore_verify::crypto::KeyPair::generate_ecdsa_p256().unwrap();
+    let policy = crate::evidence::policy_file(dir.path(), Some(&pair));
+    let server = Server::start_on(&db.url, &["--trust-policy", &policy]);
+    server.export_json(read("examples/vulns/builds.json")).await;
+    stored(&server, read("examples/vulns/GO-2023-2102.json"), None).await;
+    let mut vex: Value =
+        serde_json::from_slice(&read("examples/vulns/calc-worker.openvex.json")).unwrap();
+    // A second product in the same statement: the attestation's subject is
+    // WORKER, so what it says of API is not taken.
+    let api_hex = API.trim_start_matches("sha256:");
+    vex["statements"][0]["products"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"@id": format!("pkg:oci/calc-api@sha256%3A{api_hex}")}));
+    let statement = json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "predicateType": "https://openvex.dev/ns/v0.2.0",
+        "subject": [{"name": "ghcr.io/acme/calc-worker", "digest": {"sha256": WORKER.trim_start_matches("sha256:")}}],
+        "predicate": vex
+    });
+    let answer = stored(
+        &server,
+        crate::evidence::key_attestation(&pair, &statement)
+            .to_string()
+            .into_bytes(),
+        None,
+    )
+    .await;
+    assert_eq!(answer["results"][0]["trusted"], true, "{answer}");
+    let found = vulnerability(&server, "CVE-2023-39325").await;
+    assert_eq!(sorted(&found["artifacts"], "digest"), [API], "{found}");
+    let statements = found["vex"].as_array().unwrap();
+    assert_eq!(statements.len(), 1, "{found}");
+    assert_eq!(statements[0]["digest"], WORKER);
+    assert_eq!(statements[0]["proven"], true);
+    server.stop().await;
+    db.cleanup().await;
+}
+
 /// Runs `provgraph import` against the server; exit code, stdout, stderr.
 fn import(server: &Server, paths: &[&Path]) -> (Option<i32>, String, String) {
     let output = std::process::Command::new(crate::support::binary())
@@ -539,4 +584,5 @@ provgraph_store::both_databases!(
     readme_vulnerability_walkthrough,
     documents_as_the_tools_publish_them,
     import_takes_zip_exports_and_directories,
+    signed_vex_is_proof_about_its_subject,
 );
