@@ -1,5 +1,6 @@
 //! `provgraph import` of vulnerability databases: the Go vulnerability
-//! database's and OSV's zip exports (`all.zip`, `<ecosystem>/all.zip`) and
+//! database's and OSV's zip exports (`vulndb.zip` with its `index/` files
+//! skipped, `all.zip`, `<ecosystem>/all.zip`) and
 //! directories of OSV records, read record by record and checked here (a
 //! record that does not parse is refused, counted and never sent), then
 //! posted to `/v1/evidence` as OSV arrays of [`BATCH`] records. A re-import
@@ -10,6 +11,13 @@ use std::path::{Path, PathBuf};
 
 use provgraph_vuln::{Format, json_values, parse_as, recognize};
 use serde_json::Value;
+
+/// Whether a database entry is one of vuln.go.dev's index files
+/// (`index/db.json`, `index/modules.json`, `index/vulns.json`), which
+/// `vulndb.zip` carries beside the records: skipped, not refused.
+fn is_index(entry: &str) -> bool {
+    entry.split(['/', '\\']).any(|part| part == "index")
+}
 
 /// Records per request.
 pub(crate) const BATCH: usize = 500;
@@ -163,7 +171,9 @@ fn read_directory(dir: &Path, each: &mut dyn FnMut(&str, &[u8])) -> Result<(), S
             let path = entry.map_err(|err| err.to_string())?.path();
             if path.is_dir() {
                 pending.push(path);
-            } else if path.extension().is_some_and(|e| e == "json") {
+            } else if path.extension().is_some_and(|e| e == "json")
+                && !is_index(&path.strip_prefix(dir).unwrap_or(&path).to_string_lossy())
+            {
                 files.push(path);
             }
         }
@@ -194,7 +204,7 @@ fn read_zip(path: &Path, each: &mut dyn FnMut(&str, &[u8])) -> Result<(), String
             .by_index(index)
             .map_err(|err| format!("entry {index}: {err}"))?;
         let name = entry.name().to_string();
-        if !entry.is_file() || !name.ends_with(".json") {
+        if !entry.is_file() || !name.ends_with(".json") || is_index(&name) {
             continue;
         }
         let mut bytes = Vec::new();

@@ -509,8 +509,9 @@ fn import(server: &Server, paths: &[&Path]) -> (Option<i32>, String, String) {
     )
 }
 
-/// `provgraph import` of a database export laid out as vuln.go.dev's and
-/// osv.dev's `all.zip` (one `ID.json` per record, deflated) and of a
+/// `provgraph import` of a database export laid out as vuln.go.dev's
+/// `vulndb.zip` and osv.dev's `all.zip` (one JSON file per record, deflated;
+/// vuln.go.dev's `index/` files beside them) and of a
 /// directory of records: progress on stderr, a summary, refused records
 /// counted and not sent, and a re-import changes nothing.
 async fn import_takes_zip_exports_and_directories(flavor: Flavor) {
@@ -539,7 +540,16 @@ async fn import_takes_zip_exports_and_directories(flavor: Flavor) {
     for (name, value) in [
         ("GO-2023-2102.json", &record),
         ("GO-2024-2687.json", &other),
-        ("GO-2099-0001.json", &broken),
+        ("ID/GO-2099-0001.json", &broken),
+        // vuln.go.dev's vulndb.zip carries its index beside the records.
+        (
+            "index/db.json",
+            &json!({"modified": "2024-10-14T19:04:41Z"}),
+        ),
+        (
+            "index/modules.json",
+            &json!([{"path": "golang.org/x/net", "vulns": [{"id": "GO-2023-2102", "modified": "2024-05-20T20:09:03Z", "fixed": "0.17.0"}]}]),
+        ),
     ] {
         zip.start_file(name, deflated).unwrap();
         std::io::Write::write_all(&mut zip, value.to_string().as_bytes()).unwrap();
