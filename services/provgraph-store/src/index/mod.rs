@@ -507,9 +507,7 @@ impl Store {
             };
             let sub = self.lineage_sql(start, direction, limits).await?;
             if sub.truncated {
-                return Err(StoreError::unavailable(format!(
-                    "the lineage index is loading, and without it a page is limited to {sql_max_nodes} reachable nodes; retry shortly"
-                )));
+                return Err(sql_page_too_large(sql_max_nodes));
             }
             let mut all: Vec<(u32, i64)> = sub
                 .nodes
@@ -523,11 +521,20 @@ impl Store {
             all.truncate(first);
             (all.into_iter().map(|(d, id)| (id, d)).collect(), more)
         };
+        self.page_rows(items, has_next).await
+    }
+
+    /// The rows of a page's (node id, depth) items; a node deleted since
+    /// the index saw it is left out.
+    async fn page_rows(
+        &self,
+        items: Vec<(i64, u32)>,
+        has_next: bool,
+    ) -> Result<LineagePage, StoreError> {
         let ids: Vec<i64> = items.iter().map(|(id, _)| *id).collect();
         let (rows, _): (Vec<NodeRow>, Vec<EdgeRow>) =
             on_db!(self, read | conn | edge_log::rows_by_id(conn, &ids, &[]));
         let mut rows: HashMap<i64, NodeRow> = rows.into_iter().map(|n| (n.id, n)).collect();
-        // A node deleted since the index saw it is left out.
         let nodes = items
             .into_iter()
             .filter_map(|(id, depth)| rows.remove(&id).map(|row| (row, depth)))
@@ -578,9 +585,7 @@ impl Store {
             for start in starts {
                 let sub = self.lineage_sql(start, direction, limits).await?;
                 if sub.truncated || depths.len() > sql_max_nodes {
-                    return Err(StoreError::unavailable(format!(
-                        "the lineage index is loading, and without it a page is limited to {sql_max_nodes} reachable nodes; retry shortly"
-                    )));
+                    return Err(sql_page_too_large(sql_max_nodes));
                 }
                 for node in &sub.nodes {
                     let depth = sub.depth.get(&node.id).copied().unwrap_or(0);
@@ -601,16 +606,16 @@ impl Store {
             all.truncate(first);
             (all.into_iter().map(|(d, id)| (id, d)).collect(), more)
         };
-        let ids: Vec<i64> = items.iter().map(|(id, _)| *id).collect();
-        let (rows, _): (Vec<NodeRow>, Vec<EdgeRow>) =
-            on_db!(self, read | conn | edge_log::rows_by_id(conn, &ids, &[]));
-        let mut rows: HashMap<i64, NodeRow> = rows.into_iter().map(|n| (n.id, n)).collect();
-        let nodes = items
-            .into_iter()
-            .filter_map(|(id, depth)| rows.remove(&id).map(|row| (row, depth)))
-            .collect();
-        Ok(LineagePage { nodes, has_next })
+        self.page_rows(items, has_next).await
     }
+}
+
+/// Without the index, a page is read by walking in SQL, which gives up
+/// past this many reachable nodes.
+fn sql_page_too_large(sql_max_nodes: usize) -> StoreError {
+    StoreError::unavailable(format!(
+        "the lineage index is loading, and without it a page is limited to {sql_max_nodes} reachable nodes; retry shortly"
+    ))
 }
 
 /// What page of a lineage walk to read.

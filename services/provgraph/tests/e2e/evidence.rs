@@ -64,7 +64,7 @@ async fn post_evidence(server: &Server, body: &serde_json::Value) -> (u16, serde
 
 /// A key-only cosign attestation layer: SLSA v1 provenance for `image`.
 fn attestation(pair: &KeyPair, image: &str, commit: &str, run: &str) -> serde_json::Value {
-    let statement = serde_json::to_vec(&json!({
+    let statement = json!({
         "_type": "https://in-toto.io/Statement/v1",
         "predicateType": "https://slsa.dev/provenance/v1",
         "subject": [{"name": "ghcr.io/acme/calc", "digest": {"sha256": image.trim_start_matches("sha256:")}}],
@@ -79,17 +79,8 @@ fn attestation(pair: &KeyPair, image: &str, commit: &str, run: &str) -> serde_js
                 "metadata": {"invocationId": format!("https://github.com/acme/calc/actions/runs/{run}/attempts/1")}
             }
         }
-    }))
-    .unwrap();
-    let payload_type = "application/vnd.in-toto+json";
-    let signature = pair.sign(&pae(payload_type, &statement)).unwrap();
-    let envelope = serde_json::to_vec(&json!({
-        "payloadType": payload_type,
-        "payload": b64(&statement),
-        "signatures": [{"keyid": "", "sig": signature.to_base64()}]
-    }))
-    .unwrap();
-    json!({"payload": b64(&envelope), "signature": ""})
+    });
+    key_attestation(pair, &statement)
 }
 
 /// A key-only cosign attestation layer carrying `statement` (an in-toto

@@ -252,7 +252,7 @@ fn workload_trace(trace: u32, service: &str, digest: &str) -> serde_json::Value 
             "spanId": "0102030405060708", "name": "GET /"}]}]}]})
 }
 
-fn names(list: &serde_json::Value, field: &str) -> Vec<String> {
+pub(crate) fn names(list: &serde_json::Value, field: &str) -> Vec<String> {
     let mut out: Vec<String> = list
         .as_array()
         .unwrap_or_else(|| panic!("a list: {list}"))

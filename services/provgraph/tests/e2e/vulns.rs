@@ -9,6 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::lineage::names as sorted;
 use crate::support::Server;
 use provgraph_store::testing::Flavor;
 use serde_json::{Value, json};
@@ -48,17 +49,6 @@ async fn stored(server: &Server, body: Vec<u8>, digest: Option<&str>) -> Value {
     let (status, answer) = evidence(server, body, digest).await;
     assert_eq!(status, 200, "{answer}");
     answer
-}
-
-fn sorted(list: &Value, field: &str) -> Vec<String> {
-    let mut out: Vec<String> = list
-        .as_array()
-        .unwrap_or_else(|| panic!("a list: {list}"))
-        .iter()
-        .map(|item| item[field].as_str().unwrap().to_string())
-        .collect();
-    out.sort();
-    out
 }
 
 const VULN_FIELDS: &str = "id aliases summary severity { type score } artifacts { digest } workloads { key } \
