@@ -34,6 +34,7 @@ pub const BUILDS_PER_GOMOD: u64 = 10;
 /// One go.mod in this many requires the affected golang.org/x/net version.
 pub const AFFECTED_EVERY: u64 = 10;
 /// The record whose CVE the latency round asks for, and its alias.
+#[cfg(test)]
 pub const TARGET_ID: &str = "GO-2099-0001";
 pub const TARGET_ALIAS: &str = "CVE-2099-44487";
 
@@ -68,7 +69,7 @@ pub fn requires(keys: &Keys, g: u64) -> Vec<String> {
             out.push(format!("example.com/pool/mod{module}@v1.{version}.0"));
         }
     }
-    let net = if g % AFFECTED_EVERY == 0 {
+    let net = if g.is_multiple_of(AFFECTED_EVERY) {
         "v0.16.0"
     } else {
         "v0.17.0"
@@ -80,7 +81,7 @@ pub fn requires(keys: &Keys, g: u64) -> Vec<String> {
 /// Images the target record affects among `builds` builds.
 pub fn target_images(builds: u64) -> u64 {
     (0..builds)
-        .filter(|i| gomod_of(*i) % AFFECTED_EVERY == 0)
+        .filter(|i| gomod_of(*i).is_multiple_of(AFFECTED_EVERY))
         .count() as u64
 }
 
@@ -167,7 +168,7 @@ pub fn vulndb(keys: &Keys, count: u64) -> Vec<serde_json::Value> {
             let w = splitmix64(keys.seed ^ 0x6f7376 ^ n);
             let (module, introduced, fixed) = if n == 1 {
                 ("golang.org/x/net".to_string(), "0".to_string(), "0.17.0".to_string())
-            } else if w % 5 == 0 {
+            } else if w.is_multiple_of(5) {
                 let from = (w >> 8) % POOL_VERSIONS;
                 let to = from + 1 + (w >> 16) % (POOL_VERSIONS - from);
                 (
