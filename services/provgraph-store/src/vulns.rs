@@ -213,29 +213,48 @@ pub(crate) fn match_detail(affected: &Affected, version: &str) -> String {
     format!("{} {version} listed in versions", affected.name)
 }
 
-/// Which records a matched node falls under: `(record index, affected
-/// index)` pairs of `records` whose `affected` entry names `package` and
-/// covers `version`.
-pub(crate) fn covering<'a>(
-    records: &'a [(i64, OsvRecord)],
-    package: &str,
-    version: &str,
-) -> impl Iterator<Item = (i64, &'a OsvRecord, &'a Affected)> + 'a {
-    let package = package.to_string();
-    let version = version.to_string();
-    records.iter().flat_map(move |(node, record)| {
-        let package = package.clone();
-        let version = version.clone();
-        record
-            .affected
-            .iter()
-            .filter(move |affected| {
-                record.withdrawn.is_none()
-                    && affected.package_key().as_deref() == Some(package.as_str())
-                    && affected.affects(&version)
-            })
-            .map(move |affected| (*node, record, affected))
-    })
+/// The `affected` entries of records by the package they name, so that
+/// each candidate node looks up only its own package's entries.
+pub(crate) struct RecordIndex<'a> {
+    by_package: std::collections::HashMap<String, Vec<(i64, &'a OsvRecord, &'a Affected)>>,
+}
+
+impl<'a> RecordIndex<'a> {
+    /// Indexes the records that are not withdrawn.
+    pub(crate) fn new(records: &'a [(i64, OsvRecord)]) -> RecordIndex<'a> {
+        let mut by_package: std::collections::HashMap<String, Vec<_>> =
+            std::collections::HashMap::new();
+        for (node, record) in records {
+            if record.withdrawn.is_some() {
+                continue;
+            }
+            for affected in &record.affected {
+                if let Some(package) = affected.package_key() {
+                    by_package
+                        .entry(package)
+                        .or_default()
+                        .push((*node, record, affected));
+                }
+            }
+        }
+        RecordIndex { by_package }
+    }
+
+    /// The (record node, record, entry) whose entry names `package` and
+    /// covers `version`.
+    pub(crate) fn covering(
+        &self,
+        package: &str,
+        version: &str,
+    ) -> Vec<(i64, &'a OsvRecord, &'a Affected)> {
+        self.by_package
+            .get(package)
+            .into_iter()
+            .flatten()
+            .filter(|(_, _, affected)| affected.affects(version))
+            .copied()
+            .collect()
+    }
 }
 
 /// How often the matcher looks for new nodes when nothing wakes it.

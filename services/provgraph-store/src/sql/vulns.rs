@@ -18,7 +18,7 @@ use crate::StoreError;
 use crate::plan::{EdgeKey, Seen};
 use crate::sql::CHUNK;
 use crate::vulns::{
-    OsvWriteStats, ScanWriteStats, VexWriteStats, VulnProvenance, covering, match_detail,
+    OsvWriteStats, RecordIndex, ScanWriteStats, VexWriteStats, VulnProvenance, match_detail,
 };
 
 /// ms since the epoch of an OSV or VEX time.
@@ -354,8 +354,9 @@ async fn write_matches(
     let mut nodes: HashMap<NodeRef, i64> = HashMap::new();
     let mut edges: BTreeMap<EdgeKey, Seen> = BTreeMap::new();
     let mut evidence: Vec<(EdgeKey, String, String)> = Vec::new();
+    let index = RecordIndex::new(records);
     for (node, id, subject) in candidates {
-        for (vuln_id, record, affected) in covering(records, &subject.package, &subject.version) {
+        for (vuln_id, record, affected) in index.covering(&subject.package, &subject.version) {
             let vuln = NodeRef::new(NodeKind::Vulnerability, record.id.clone());
             nodes.insert(vuln.clone(), vuln_id);
             nodes.insert(node.clone(), *id);
