@@ -1,7 +1,7 @@
 //! Vulnerability documents as evidence: OSV records, Trivy, Grype and
 //! govulncheck reports and OpenVEX documents, recognised by shape
 //! (`provgraph_vuln::parse_document`). Posted bare they are claims;
-//! inside a verified, trusted attestation (an OpenVEX predicate, cosign's
+//! inside a verified attestation (an OpenVEX predicate, cosign's
 //! vulnerability predicate) proofs about its subject.
 
 use provgraph_model::Principal;
@@ -25,8 +25,7 @@ pub const OPENVEX_PREDICATE: &str = "https://openvex.dev/ns";
 pub struct VulnSummary {
     /// `OSV`, `Trivy`, `Grype`, `govulncheck`, `OpenVEX`.
     pub format: String,
-    /// `CLAIMED` (posted bare) or `PROVEN` (inside a verified, trusted
-    /// attestation).
+    /// `CLAIMED` (posted bare) or `PROVEN` (inside a verified attestation).
     pub origin: String,
     /// `osv:sha256:<hex>` (etc.) of the document as received.
     pub source: String,

@@ -19,7 +19,7 @@ use provgraph_vuln::{Affected, OsvRecord, RangeKind, ScanReport, VexDocument};
 use crate::{NodeRow, Store, StoreError, now_millis};
 
 /// Where a vulnerability document came from: a claim (posted bare) or a
-/// proof (inside a verified, trusted attestation), which document, and who
+/// proof (inside a verified attestation), which document, and who
 /// sent it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VulnProvenance {

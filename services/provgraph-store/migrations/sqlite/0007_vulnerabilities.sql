@@ -6,7 +6,7 @@
 -- `record` is the record as parsed (JSON of provgraph_vuln::OsvRecord), read
 -- back to match modules that appear later. A re-import replaces the row only
 -- when its `modified` is newer. `origin` is CLAIMED (posted bare) or PROVEN
--- (inside a verified, trusted attestation); `source` names the document
+-- (inside a verified attestation); `source` names the document
 -- (`osv:sha256:<hex>`), `principal` the authenticated sender if any.
 CREATE TABLE vuln_records (
     node_id    BIGINT PRIMARY KEY,

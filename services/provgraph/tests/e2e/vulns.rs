@@ -440,7 +440,7 @@ async fn documents_as_the_tools_publish_them(flavor: Flavor) {
     server.stop().await;
 }
 
-/// OpenVEX as the predicate of a verified, trusted attestation: a proof
+/// OpenVEX as the predicate of a verified attestation: a proof
 /// about its subject alone (a statement on another image in it is not
 /// stored); the same statement posted bare stays a claim.
 async fn signed_vex_is_proof_about_its_subject(flavor: Flavor) {
