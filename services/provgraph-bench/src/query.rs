@@ -23,9 +23,9 @@ pub enum QueryKind {
     /// The first page (100) of the images built from the hub repository:
     /// `lineagePage(kind: REPOSITORY, direction: DOWNSTREAM, kinds: [ARTIFACT])`.
     HubFirstPage,
-    /// `vulnerability(id)` by the target record's CVE alias (in lower case),
-    /// with the digests of the images it affects: at least this many.
-    Vulnerability(u64),
+    /// `vulnerability(id)` by an alias (asked in lower case), with the
+    /// digests of the images it affects: at least `images` of them.
+    Vulnerability { alias: &'static str, images: u64 },
 }
 
 /// The hub query, asked in a round of its own.
@@ -48,7 +48,7 @@ impl QueryKind {
             QueryKind::HubFirstPage => {
                 "lineagePage DOWNSTREAM from the hub repository, ARTIFACT, first 100"
             }
-            QueryKind::Vulnerability(_) => {
+            QueryKind::Vulnerability { .. } => {
                 "vulnerability(id) by CVE alias, with the digests of the images it affects"
             }
         }
@@ -60,7 +60,7 @@ impl QueryKind {
             QueryKind::ArtifactUpstream => 5,
             QueryKind::CommitDownstream | QueryKind::GomodDownstream => 3,
             QueryKind::HubFirstPage => 100,
-            QueryKind::Vulnerability(images) => images as usize,
+            QueryKind::Vulnerability { images, .. } => images as usize,
         }
     }
 
@@ -68,7 +68,7 @@ impl QueryKind {
     fn pointer(self) -> &'static str {
         match self {
             QueryKind::HubFirstPage => "/data/lineagePage/edges",
-            QueryKind::Vulnerability(_) => "/data/vulnerability/artifacts",
+            QueryKind::Vulnerability { .. } => "/data/vulnerability/artifacts",
             _ => "/data/lineage/nodes",
         }
     }
@@ -83,10 +83,10 @@ impl QueryKind {
                     Keys::HUB_REPO
                 );
             }
-            QueryKind::Vulnerability(_) => {
+            QueryKind::Vulnerability { alias, .. } => {
                 return format!(
                     "{{ vulnerability(id: \"{}\") {{ id artifacts {{ digest }} }} }}",
-                    crate::vulns::TARGET_ALIAS.to_ascii_lowercase()
+                    alias.to_ascii_lowercase()
                 );
             }
             QueryKind::ArtifactUpstream => ("ARTIFACT", keys.adv_digest(i), "UPSTREAM"),

@@ -327,7 +327,10 @@ pub async fn run(
 
     // Linked: the target's answer names every image it affects.
     let images = target_images(builds);
-    let kind = QueryKind::Vulnerability(images);
+    let kind = QueryKind::Vulnerability {
+        alias: TARGET_ALIAS,
+        images,
+    };
     let mut linked_seconds = None;
     let mut found = 0;
     while started.elapsed() < Duration::from_secs(300) {
