@@ -28,11 +28,7 @@ pub fn render(drawn: &Drawn, truncated: bool) -> String {
          edge [fontname=\"monospace\", fontsize=9, color=\"#475569\"];\n",
     );
     for (index, node) in drawn.nodes.iter().enumerate() {
-        let keys: Vec<&str> = node
-            .members
-            .iter()
-            .filter_map(|&m| drawn.keys.get(m).map(String::as_str))
-            .collect();
+        let keys = drawn.member_keys(index);
         let lines: Vec<String> = node_lines(node.kind, &keys)
             .iter()
             .map(|line| dot(line))

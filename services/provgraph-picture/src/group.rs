@@ -49,6 +49,18 @@ pub struct Drawn {
     pub grouped: bool,
 }
 
+impl Drawn {
+    /// The keys of the nodes drawn node `index` stands for.
+    pub fn member_keys(&self, index: usize) -> Vec<&str> {
+        self.nodes.get(index).map_or_else(Vec::new, |node| {
+            node.members
+                .iter()
+                .filter_map(|&m| self.keys.get(m).map(String::as_str))
+                .collect()
+        })
+    }
+}
+
 /// Groups `subgraph` as the module says.
 pub fn group(subgraph: &Subgraph) -> Drawn {
     let count = subgraph.nodes.len();

@@ -18,11 +18,7 @@ pub fn render(drawn: &Drawn) -> String {
     let mut out = String::with_capacity(64 + drawn.nodes.len() * 120 + drawn.edges.len() * 60);
     out.push_str("flowchart RL\n");
     for (index, node) in drawn.nodes.iter().enumerate() {
-        let keys: Vec<&str> = node
-            .members
-            .iter()
-            .filter_map(|&m| drawn.keys.get(m).map(String::as_str))
-            .collect();
+        let keys = drawn.member_keys(index);
         let lines: Vec<String> = node_lines(node.kind, &keys)
             .iter()
             .map(|line| mermaid(line))

@@ -24,14 +24,8 @@ pub fn render(drawn: &Drawn, truncated: bool) -> String {
     let labels: Vec<Vec<String>> = drawn
         .nodes
         .iter()
-        .map(|node| {
-            let keys: Vec<&str> = node
-                .members
-                .iter()
-                .filter_map(|&m| drawn.keys.get(m).map(String::as_str))
-                .collect();
-            node_lines(node.kind, &keys)
-        })
+        .enumerate()
+        .map(|(index, node)| node_lines(node.kind, &drawn.member_keys(index)))
         .collect();
     let sizes: Vec<(f64, f64)> = labels
         .iter()
@@ -80,10 +74,9 @@ fn nodes_svg(out: &mut String, drawn: &Drawn, placed: &Layout, labels: &[Vec<Str
             out,
             "<g class=\"node\" id=\"n{index}\" data-kind=\"{kind}\""
         );
-        let keys: Vec<String> = node
-            .members
-            .iter()
-            .filter_map(|&m| drawn.keys.get(m))
+        let keys: Vec<String> = drawn
+            .member_keys(index)
+            .into_iter()
             .map(|key| xml(&visible(key)))
             .collect();
         match keys.as_slice() {

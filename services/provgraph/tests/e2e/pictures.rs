@@ -149,18 +149,7 @@ async fn draw_every_format(server: &Server, kind: &str, key: &str, direction: &s
             format!("{kind}:{key}")
         })
         .collect();
-    let wanted: BTreeSet<String> = expected["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| {
-            format!(
-                "{}:{}",
-                n["kind"].as_str().unwrap(),
-                n["key"].as_str().unwrap()
-            )
-        })
-        .collect();
+    let wanted: BTreeSet<String> = crate::support::node_keys(&expected).into_iter().collect();
     assert_eq!(labelled, wanted);
     for node in expected["nodes"].as_array().unwrap() {
         let key = node["key"].as_str().unwrap();
