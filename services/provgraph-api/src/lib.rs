@@ -7,6 +7,7 @@
 //! limit, and per-list and per-lineage node caps (see [`ApiLimits`]).
 
 mod evidence;
+mod picture;
 mod schema;
 mod time;
 
@@ -71,8 +72,9 @@ struct ApiState {
     timeout: Duration,
 }
 
-/// The API router: /graphql, /healthz, /readyz, and `POST /v1/evidence`
-/// verifying evidence against `policy`.
+/// The API router: /graphql, `GET /v1/lineage` (lineage pictures),
+/// /healthz, /readyz, and `POST /v1/evidence` verifying evidence against
+/// `policy`.
 pub fn router(store: Store, limits: ApiLimits, policy: Arc<TrustPolicy>) -> Router {
     let parts = routers(store, limits, policy);
     parts.read.merge(parts.write).merge(parts.open)
@@ -81,7 +83,7 @@ pub fn router(store: Store, limits: ApiLimits, policy: Arc<TrustPolicy>) -> Rout
 /// The API's routes by what access they need, for the binary to put each
 /// behind its own gate.
 pub struct ApiRouters {
-    /// `/graphql` (queries; GraphiQL on GET).
+    /// `/graphql` (queries; GraphiQL on GET), `GET /v1/lineage` (pictures).
     pub read: Router,
     /// `POST /v1/evidence`, `POST /v1/index`: writes, like span ingest.
     pub write: Router,
@@ -106,6 +108,7 @@ pub fn routers(store: Store, limits: ApiLimits, policy: Arc<TrustPolicy>) -> Api
         });
     let read = Router::new()
         .route("/graphql", get(graphiql).post(graphql))
+        .route("/v1/lineage", get(picture::get_lineage))
         .with_state(state.clone());
     let open = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))

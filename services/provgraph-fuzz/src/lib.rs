@@ -21,10 +21,13 @@
 //!   parse are canonical, and image index entries carry canonical digests;
 //! - vulnerability documents (`vuln`): what parses has identifiers and
 //!   canonical digests, recognition and parsing agree, matching does not
-//!   depend on how a Go version is written, versions are totally ordered.
+//!   depend on how a Go version is written, versions are totally ordered;
+//! - lineage pictures (`picture`): every subgraph draws as well-formed SVG,
+//!   DOT and Mermaid, each node and edge accounted for once.
 //!
 //! See docs/fuzzing.md.
 
+pub mod picture;
 pub mod vuln;
 
 use std::path::Path;
@@ -65,6 +68,7 @@ pub const TARGETS: &[Target] = &[
     ("govulncheck", vuln::govulncheck),
     ("openvex", vuln::openvex),
     ("versions", vuln::versions),
+    ("picture", picture::picture),
 ];
 
 /// The artifact digest the evidence target passes as `?digest=`.

@@ -27,11 +27,14 @@ pub enum ErrorKind {
     Unavailable,
     /// A server-side failure that retrying will not fix: 500 / INTERNAL.
     Internal,
+    /// What the request names does not exist (a lineage picture of an
+    /// unknown node): 404 / NOT_FOUND.
+    NotFound,
 }
 
 impl ErrorKind {
     /// Every kind, for tables and tests.
-    pub const ALL: [ErrorKind; 7] = [
+    pub const ALL: [ErrorKind; 8] = [
         ErrorKind::InvalidArgument,
         ErrorKind::TooLarge,
         ErrorKind::UnsupportedMediaType,
@@ -39,6 +42,7 @@ impl ErrorKind {
         ErrorKind::Overloaded,
         ErrorKind::Unavailable,
         ErrorKind::Internal,
+        ErrorKind::NotFound,
     ];
 
     /// The HTTP status of an answer of this kind.
@@ -51,6 +55,7 @@ impl ErrorKind {
             ErrorKind::Overloaded => StatusCode::TOO_MANY_REQUESTS,
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
         }
     }
 
@@ -65,6 +70,7 @@ impl ErrorKind {
             ErrorKind::Unauthenticated => grpc_code::UNAUTHENTICATED,
             ErrorKind::Overloaded | ErrorKind::Unavailable => grpc_code::UNAVAILABLE,
             ErrorKind::Internal => grpc_code::INTERNAL,
+            ErrorKind::NotFound => grpc_code::NOT_FOUND,
         }
     }
 
@@ -97,6 +103,7 @@ mod tests {
             (ErrorKind::Overloaded, 429, 14, true),
             (ErrorKind::Unavailable, 503, 14, true),
             (ErrorKind::Internal, 500, 13, false),
+            (ErrorKind::NotFound, 404, 5, false),
         ];
         assert_eq!(table.len(), ErrorKind::ALL.len());
         for ((kind, status, code, retry), all) in table.into_iter().zip(ErrorKind::ALL) {

@@ -8,6 +8,8 @@
 pub const OK: i32 = 0;
 /// The client sent a request that cannot be processed (malformed body, bad ids, ...).
 pub const INVALID_ARGUMENT: i32 = 3;
+/// What the request names does not exist.
+pub const NOT_FOUND: i32 = 5;
 /// A quota or size limit was exceeded.
 pub const RESOURCE_EXHAUSTED: i32 = 8;
 /// A value is out of range (tonic's code for an over-long message, which

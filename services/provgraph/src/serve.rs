@@ -208,27 +208,33 @@ async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener, String> {
     })
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// SIGTERM or SIGINT. The SIGTERM handler is installed when this is
+/// called, not when the future is first polled: called before the ready
+/// line, a SIGTERM sent right after that line (a test that is quick, a
+/// busy machine) stops the server gracefully instead of killing it.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(
-            tokio::signal::unix::SignalKind::terminate(),
-        ) {
-            Ok(term) => term,
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot listen for SIGTERM; only SIGINT stops the server");
-                let _ = ctrl_c.await;
-                return;
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+    async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term = match term {
+                Ok(term) => term,
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot listen for SIGTERM; only SIGINT stops the server");
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
             }
-        };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
         }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
@@ -408,10 +414,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         read_tokens = ?tokens.names(Role::Read),
         "provgraph serving ({scheme})"
     );
+    let stop_signal = shutdown_signal();
     // One line on stdout for scripts and tests that start us on port 0.
     println!("provgraph ready: otlp-grpc={grpc_addr} otlp-http={http_addr} api={api_addr}");
 
-    shutdown_signal().await;
+    stop_signal.await;
     tracing::info!("shutting down: no new connections; finishing in-flight requests");
     let _ = stop_tx.send(true);
     let mut failed = Vec::new();

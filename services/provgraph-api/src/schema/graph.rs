@@ -367,7 +367,9 @@ impl GraphQuery {
             attributes: look.field("nodes").field("attributes").exists()
                 || edges.field("from").field("attributes").exists()
                 || edges.field("to").field("attributes").exists(),
-            evidence: edges.field("evidence").exists(),
+            // `support` reads whether an edge has evidence: one query for
+            // the whole answer rather than one per edge.
+            evidence: edges.field("evidence").exists() || edges.field("support").exists(),
             proofs: edges.field("proofs").exists() || edges.field("support").exists(),
         };
         Subgraph::load(api, sub, want).await

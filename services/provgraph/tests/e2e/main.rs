@@ -11,7 +11,8 @@
 //!
 //! Switches: `PROVGRAPH_LONG=1` (long variants of faults, floods, replicas),
 //! `PROVGRAPH_SKIP_POSTGRES=1`, `PROVGRAPH_REQUIRE_FAULTS=1`,
-//! `PROVGRAPH_REQUIRE_REGISTRY=1`, `PROVGRAPH_REQUIRE_CONFORMANCE=1`
+//! `PROVGRAPH_REQUIRE_REGISTRY=1`, `PROVGRAPH_REQUIRE_GRAPHVIZ=1`,
+//! `PROVGRAPH_REQUIRE_CONFORMANCE=1`
 //! (`PROVGRAPH_CONFORMANCE_DIR`), `PROVGRAPH_TEST_POSTGRES_URL`.
 
 mod support;
@@ -27,6 +28,7 @@ mod examples;
 mod faults;
 mod floods;
 mod lineage;
+mod pictures;
 mod registry;
 mod replicas;
 mod sdk;
