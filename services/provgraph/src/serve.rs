@@ -43,6 +43,27 @@ pub struct ServeArgs {
     /// Largest OTLP request in bytes, before and after decompression.
     #[arg(long, env = "PROVGRAPH_MAX_REQUEST_BYTES", default_value_t = 64 * 1024 * 1024)]
     max_request_bytes: usize,
+    /// Resources in one OTLP request, at most (counted before decoding).
+    #[arg(
+        long,
+        env = "PROVGRAPH_MAX_REQUEST_RESOURCES",
+        default_value_t = 10_000
+    )]
+    max_request_resources: usize,
+    /// Spans, data points and log records in one OTLP request, at most.
+    #[arg(long, env = "PROVGRAPH_MAX_REQUEST_ITEMS", default_value_t = 200_000)]
+    max_request_items: usize,
+    /// Attributes (at every level) in one OTLP request, at most.
+    #[arg(
+        long,
+        env = "PROVGRAPH_MAX_REQUEST_ATTRIBUTES",
+        default_value_t = 2_000_000
+    )]
+    max_request_attributes: usize,
+    /// Estimated bytes of one OTLP request once decoded, at most; the
+    /// estimate is also charged to --max-inflight-bytes.
+    #[arg(long, env = "PROVGRAPH_MAX_DECODED_BYTES", default_value_t = 128 * 1024 * 1024)]
+    max_decoded_bytes: usize,
     /// Span facts waiting for commit, at most; past it exports get 503 / UNAVAILABLE.
     #[arg(long, env = "PROVGRAPH_MAX_QUEUED_FACTS", default_value_t = 262_144)]
     max_queued_facts: usize,
@@ -298,6 +319,12 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         ingest,
         Limits {
             max_request_bytes: args.max_request_bytes,
+            request: provgraph_otlp::cost::RequestLimits {
+                max_resources: args.max_request_resources,
+                max_items: args.max_request_items,
+                max_attributes: args.max_request_attributes,
+                max_decoded_bytes: args.max_decoded_bytes,
+            },
             ..Limits::default()
         },
         mapping,

@@ -420,3 +420,139 @@ async fn bombs_huge_values_and_huge_queries_get_clear_errors() {
     assert_eq!(get_healthz(server.api).await, Some(200));
     server.stop().await;
 }
+
+/// Issue #13, finding 1: requests small on the wire and huge once decoded
+/// (empty spans are 2 bytes of protobuf and 3 of JSON, a few hundred bytes
+/// decoded) are refused before decoding with 413 / RESOURCE_EXHAUSTED
+/// naming the limit. Before, 4 MiB of empty spans made the server allocate
+/// about 550 MB and answered 200.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decoded_bombs_get_413_naming_the_limit() {
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::KeyValue;
+    use opentelemetry_proto::tonic::metrics::v1::{
+        Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, metric,
+    };
+    let _alone = crate::support::alone();
+    let server = Server::start(Flavor::Sqlite, &[]).await;
+    let client = reqwest::Client::new();
+    let post = |path: &'static str, content_type: &'static str, body: Vec<u8>| {
+        let client = client.clone();
+        let url = format!("http://{}{path}", server.http);
+        async move {
+            let response = client
+                .post(url)
+                .header("content-type", content_type)
+                .header("content-encoding", "gzip")
+                .body(gzip(&body))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            (status, response.bytes().await.unwrap().to_vec())
+        }
+    };
+    let says = |answer: &[u8], flag: &str| String::from_utf8_lossy(answer).contains(flag);
+
+    let empty_spans = crate::support::spans_request(vec![Span::default(); 2_000_000]);
+    let protobuf = empty_spans.encode_to_vec();
+    assert!(protobuf.len() < 5 << 20);
+    let (status, answer) = post("/v1/traces", "application/x-protobuf", protobuf.clone()).await;
+    assert_eq!(status, 413);
+    assert!(says(&answer, "--max-request-items"));
+
+    let mut json = br#"{"resourceSpans":[{"scopeSpans":[{"spans":["#.to_vec();
+    json.extend_from_slice(&b"{},".repeat(1_000_000));
+    json.extend_from_slice(br#"{}]}]}]}"#);
+    let (status, answer) = post("/v1/traces", "application/json", json).await;
+    assert_eq!(status, 413);
+    assert!(
+        says(&answer, "--max-request-items"),
+        "{:?}",
+        String::from_utf8_lossy(&answer)
+    );
+
+    // Within the item and attribute limits, over the decoded-bytes one:
+    // 150,000 spans of 10 empty attributes each.
+    let span = Span {
+        attributes: vec![KeyValue::default(); 10],
+        ..Default::default()
+    };
+    let request = crate::support::spans_request(vec![span; 150_000]);
+    let (status, answer) = post(
+        "/v1/traces",
+        "application/x-protobuf",
+        request.encode_to_vec(),
+    )
+    .await;
+    assert_eq!(status, 413);
+    assert!(says(&answer, "--max-decoded-bytes"));
+
+    // Metrics: 300,000 empty data points.
+    let metrics = ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            scope_metrics: vec![ScopeMetrics {
+                metrics: vec![Metric {
+                    data: Some(metric::Data::Gauge(Gauge {
+                        data_points: vec![NumberDataPoint::default(); 300_000],
+                    })),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    let (status, answer) = post(
+        "/v1/metrics",
+        "application/x-protobuf",
+        metrics.encode_to_vec(),
+    )
+    .await;
+    assert_eq!(status, 413);
+    assert!(says(&answer, "--max-request-items"));
+
+    // The same over gRPC.
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.grpc))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut grpc = opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient::new(channel)
+        .send_compressed(tonic::codec::CompressionEncoding::Gzip)
+        .max_encoding_message_size(64 << 20);
+    let status = grpc.export(empty_spans).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
+    assert!(
+        status.message().contains("--max-request-items"),
+        "{status:?}"
+    );
+
+    // An ordinary request still passes.
+    let ordinary = crate::support::spans_request(vec![span_of(1)]);
+    let (status, _) = post(
+        "/v1/traces",
+        "application/x-protobuf",
+        ordinary.encode_to_vec(),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    let peak = peak_rss(server.pid());
+    assert!(
+        peak < 256 * 1024 * 1024,
+        "decoded bombs must not blow memory: peak {} MiB",
+        peak / 1048576
+    );
+    server.stop().await;
+}
+
+fn span_of(id: u64) -> Span {
+    span(id, "build", vec![kv("cicd.pipeline.run.id", "run-1")])
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(data).unwrap();
+    encoder.finish().unwrap()
+}
