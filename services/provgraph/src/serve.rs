@@ -96,6 +96,14 @@ pub struct ServeArgs {
     /// Open connections per listener, at most; past it new ones are closed.
     #[arg(long, env = "PROVGRAPH_MAX_CONNECTIONS", default_value_t = 1024)]
     max_connections: usize,
+    /// Open connections of one client address per listener, at most (so one
+    /// client cannot take every slot); past it new ones are closed.
+    #[arg(long, env = "PROVGRAPH_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
+    max_connections_per_ip: usize,
+    /// Seconds a connection may stay open with no request in flight
+    /// (HTTP/1.1 keep-alive and HTTP/2 alike) before it is closed.
+    #[arg(long, env = "PROVGRAPH_IDLE_TIMEOUT", default_value_t = 60)]
+    idle_timeout: u64,
     /// Seconds a client may take to send HTTP/1.1 request headers, and to
     /// finish a TLS handshake; slower connections are closed.
     #[arg(long, env = "PROVGRAPH_HEADER_TIMEOUT", default_value_t = 30)]
@@ -379,7 +387,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .merge(metrics)
         .layer(gate(Role::Read, Wire::Json))
         .merge(api_parts.write.layer(gate(Role::Ingest, Wire::Json)))
-        .merge(api_parts.open);
+        .merge(api_parts.open.clone());
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
@@ -387,8 +395,15 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     };
     let limits = ListenLimits {
         max_connections: args.max_connections,
+        max_connections_per_ip: args.max_connections_per_ip,
         header_read_timeout: Duration::from_secs(args.header_timeout.max(1)),
         handshake_timeout: Duration::from_secs(args.header_timeout.clamp(1, 10)),
+        idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
+        spare_router: None,
+    };
+    let api_listen_limits = ListenLimits {
+        spare_router: Some(api_parts.open),
+        ..limits.clone()
     };
     let (grpc_tls, http_tls) = match tls {
         Some((grpc, http)) => (Some(grpc), Some(http)),
@@ -415,7 +430,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         api_listener,
         api_router,
         http_tls,
-        limits,
+        api_listen_limits,
         api_counters,
         stopped(stop_rx.clone()),
     ));

@@ -556,3 +556,95 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     encoder.write_all(data).unwrap();
     encoder.finish().unwrap()
 }
+
+/// A plain connection from `source` (any 127.x address) to `to`.
+async fn connect_from(source: &str, to: std::net::SocketAddr) -> std::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+    let stream = socket.connect(to).await.unwrap().into_std().unwrap();
+    stream.set_nonblocking(false).unwrap();
+    stream
+}
+
+/// Issue #13, finding 4: idle HTTP/2 connections (preface and settings, no
+/// request) held every slot of the OTLP ports for ever, and with the API's
+/// slots full `/healthz` was refused. Now an idle connection is closed after
+/// `--idle-timeout`, one address holds at most `--max-connections-per-ip`,
+/// and the API answers `/healthz` on a spare connection past its limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_and_one_client_cannot_hold_every_slot() {
+    let _alone = crate::support::alone();
+    let server = Server::start(
+        Flavor::Sqlite,
+        &[
+            "--max-connections",
+            "8",
+            "--max-connections-per-ip",
+            "4",
+            "--idle-timeout",
+            "2",
+        ],
+    )
+    .await;
+    // Four idle HTTP/2 connections from one address: the preface and an
+    // empty SETTINGS frame, then nothing.
+    let preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+    let mut idle: Vec<std::net::TcpStream> = (0..4)
+        .map(|_| {
+            let mut stream = std::net::TcpStream::connect(server.http).unwrap();
+            stream.write_all(preface).unwrap();
+            stream
+        })
+        .collect();
+    // A fifth from the same address is past its share: closed at once.
+    let mut fifth = connect_from("127.0.0.1", server.http).await;
+    fifth.write_all(preface).unwrap();
+    assert!(
+        closed_by_server(&mut fifth, Duration::from_secs(2)),
+        "one address holds at most its share"
+    );
+    // Another address still gets in.
+    let response = reqwest::Client::builder()
+        .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap()
+        .get(format!("http://{}/healthz", server.api))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    // The idle HTTP/2 connections are closed by the idle timeout (the
+    // server's SETTINGS and ack are read before the close).
+    for stream in idle.iter_mut() {
+        assert!(
+            closed_by_server(stream, Duration::from_secs(10)),
+            "an idle HTTP/2 connection is closed"
+        );
+    }
+    server.stop().await;
+
+    // The API's slots all held (by two addresses sending nothing, within
+    // the header timeout): /healthz still answers, on a spare connection.
+    let server = Server::start(
+        Flavor::Sqlite,
+        &["--max-connections", "8", "--max-connections-per-ip", "4"],
+    )
+    .await;
+    let mut held = Vec::new();
+    for source in ["127.0.0.3", "127.0.0.4"] {
+        for _ in 0..4 {
+            held.push(connect_from(source, server.api).await);
+        }
+    }
+    let mut ninth = connect_from("127.0.0.5", server.api).await;
+    ninth
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    ninth
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut answer = String::new();
+    let _ = ninth.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    server.stop().await;
+}
