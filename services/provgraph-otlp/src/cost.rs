@@ -93,35 +93,36 @@ impl std::error::Error for OverLimit {}
 
 impl RequestCost {
     fn check(&self, limits: &RequestLimits) -> Result<(), OverLimit> {
-        if self.resources > limits.max_resources {
-            return Err(OverLimit {
-                what: "resources",
-                limit: limits.max_resources,
-                flag: "--max-request-resources",
-            });
+        let counts = [
+            (
+                self.resources,
+                limits.max_resources,
+                "resources",
+                "--max-request-resources",
+            ),
+            (
+                self.items,
+                limits.max_items,
+                "spans, data points and log records",
+                "--max-request-items",
+            ),
+            (
+                self.attributes,
+                limits.max_attributes,
+                "attributes",
+                "--max-request-attributes",
+            ),
+            (
+                self.decoded_bytes,
+                limits.max_decoded_bytes,
+                "bytes once decoded",
+                "--max-decoded-bytes",
+            ),
+        ];
+        match counts.into_iter().find(|(count, limit, ..)| count > limit) {
+            Some((_, limit, what, flag)) => Err(OverLimit { what, limit, flag }),
+            None => Ok(()),
         }
-        if self.items > limits.max_items {
-            return Err(OverLimit {
-                what: "spans, data points and log records",
-                limit: limits.max_items,
-                flag: "--max-request-items",
-            });
-        }
-        if self.attributes > limits.max_attributes {
-            return Err(OverLimit {
-                what: "attributes",
-                limit: limits.max_attributes,
-                flag: "--max-request-attributes",
-            });
-        }
-        if self.decoded_bytes > limits.max_decoded_bytes {
-            return Err(OverLimit {
-                what: "bytes once decoded",
-                limit: limits.max_decoded_bytes,
-                flag: "--max-decoded-bytes",
-            });
-        }
-        Ok(())
     }
 }
 
@@ -318,6 +319,14 @@ pub fn protobuf_cost(
                 }
                 None => break,
             },
+            // A group (deprecated, but prost skips it): skipped whole.
+            3 => match skip_group(body, at, end) {
+                Some(next) => {
+                    at = next;
+                    continue;
+                }
+                None => break,
+            },
             _ => break,
         };
         let Some(field_end) = usize::try_from(length)
@@ -357,6 +366,38 @@ pub fn protobuf_cost(
     Ok(cost)
 }
 
+/// The offset after the end-group key that closes a group started just
+/// before `at`, skipping nested groups and every other field.
+fn skip_group(body: &[u8], mut at: usize, end: usize) -> Option<usize> {
+    let mut depth = 1usize;
+    while depth > 0 {
+        let (key, next) = varint(body, at, end)?;
+        at = next;
+        at = match key & 7 {
+            0 => varint(body, at, end)?.1,
+            1 => at.checked_add(8)?,
+            5 => at.checked_add(4)?,
+            2 => {
+                let (length, next) = varint(body, at, end)?;
+                next.checked_add(usize::try_from(length).ok()?)?
+            }
+            3 => {
+                depth += 1;
+                at
+            }
+            4 => {
+                depth -= 1;
+                at
+            }
+            _ => return None,
+        };
+        if at > end {
+            return None;
+        }
+    }
+    Some(at)
+}
+
 /// A varint at `at` (before `end`) and the offset after it.
 fn varint(body: &[u8], mut at: usize, end: usize) -> Option<(u64, usize)> {
     let mut value = 0u64;
@@ -375,8 +416,9 @@ fn varint(body: &[u8], mut at: usize, end: usize) -> Option<(u64, usize)> {
 }
 
 /// Bytes serde_json and the decoder spend on one JSON object beyond its
-/// text: a map with its first entries and the message it becomes (a
-/// `Span` is the largest such message).
+/// text, and on one element of a list (which may become a message): a map
+/// with its first entries and the message it becomes (a `Span` is the
+/// largest such message).
 const JSON_OBJECT_BYTES: usize = 512;
 /// The same for one JSON array, string or other value.
 const JSON_VALUE_BYTES: usize = 48;
@@ -446,6 +488,9 @@ pub fn json_cost(body: &[u8], limits: &RequestLimits) -> Result<RequestCost, Ove
                     _ => List::Other,
                 };
                 open.push(Some(list));
+                // Its first element: any element of a list may become a
+                // message (`null` in a list of spans is an empty span).
+                cost.decoded_bytes = cost.decoded_bytes.saturating_add(JSON_OBJECT_BYTES);
                 values += 1;
                 key = None;
             }
@@ -453,6 +498,9 @@ pub fn json_cost(body: &[u8], limits: &RequestLimits) -> Result<RequestCost, Ove
                 open.pop();
             }
             b',' => {
+                if let Some(Some(_)) = open.last() {
+                    cost.decoded_bytes = cost.decoded_bytes.saturating_add(JSON_OBJECT_BYTES);
+                }
                 values += 1;
                 key = None;
             }
@@ -539,6 +587,28 @@ mod tests {
             "scopeSpans":[{"spans":[{},{"attributes":[{"key":"c"}]}]}]}]}"#;
         let cost = json_cost(json, &RequestLimits::default()).unwrap();
         assert_eq!((cost.resources, cost.items, cost.attributes), (1, 2, 3));
+    }
+
+    #[test]
+    fn null_list_elements_and_groups_are_charged_too() {
+        // `null` in a list of spans decodes as an empty span.
+        let mut json = br#"{"resourceSpans":[{"scopeSpans":[{"spans":["#.to_vec();
+        json.extend_from_slice(&b"null,".repeat(999));
+        json.extend_from_slice(b"null]}]}]}");
+        let cost = json_cost(&json, &RequestLimits::default()).unwrap();
+        assert!(cost.decoded_bytes >= 1_000 * size_of::<Span>());
+        // A group field before the spans does not end the count.
+        let mut body = vec![0x7b, 0x08, 0x01, 0x7c];
+        body.extend(empty_spans(10).encode_to_vec());
+        let cost = protobuf_cost(RequestKind::Traces, &body, &RequestLimits::default()).unwrap();
+        assert_eq!(cost.items, 10);
+        assert_eq!(
+            ExportTraceServiceRequest::decode(body.as_slice())
+                .unwrap()
+                .resource_spans
+                .len(),
+            1
+        );
     }
 
     #[test]
