@@ -5,8 +5,13 @@
 //! Resolvers stay thin: they normalize arguments with the model's key rules
 //! and call the store. Queries are bounded by depth, complexity, a time
 //! limit, and per-list and per-lineage node caps (see [`ApiLimits`]).
+//! Before async-graphql sees a query, its size with fragments expanded is
+//! counted and bounded (`guard`); while it runs, its time and answer size are
+//! metered; at most a few queries run at once, so that queries cannot take
+//! every worker thread from the other listeners.
 
 mod evidence;
+mod guard;
 mod picture;
 mod schema;
 mod time;
@@ -36,8 +41,17 @@ pub struct ApiLimits {
     /// Summed field cost of a query document (each field costs 1; lists of
     /// nodes and lineage cost more, see the schema docs).
     pub max_complexity: usize,
-    /// Wall time one request may take.
+    /// Fields, fragment spreads, arguments and directives of a document
+    /// with every fragment spread expanded (what validation and execution
+    /// walk); checked before validation.
+    pub max_expanded_size: usize,
+    /// Wall time one request may take, waiting for a slot included; the
+    /// executor checks it before every field.
     pub timeout: Duration,
+    /// Bytes of one answer (its strings and scalars as they resolve).
+    pub max_response_bytes: usize,
+    /// Queries executing at once; the rest wait for a slot within `timeout`.
+    pub max_concurrent_queries: usize,
     /// `lineage(maxDepth:)` when not given, and its ceiling.
     pub default_lineage_depth: u32,
     pub max_lineage_depth: u32,
@@ -55,7 +69,10 @@ impl Default for ApiLimits {
         ApiLimits {
             max_depth: 16,
             max_complexity: 2_000,
+            max_expanded_size: 10_000,
             timeout: Duration::from_secs(10),
+            max_response_bytes: 8 * 1024 * 1024,
+            max_concurrent_queries: default_concurrent_queries(),
             default_lineage_depth: 16,
             max_lineage_depth: 64,
             max_lineage_nodes: 10_000,
@@ -65,11 +82,17 @@ impl Default for ApiLimits {
     }
 }
 
+/// Half the cores, at least one: queries never hold every worker thread.
+fn default_concurrent_queries() -> usize {
+    std::thread::available_parallelism().map_or(1, |cores| (cores.get() / 2).max(1))
+}
+
 #[derive(Clone)]
 struct ApiState {
     schema: ProvSchema,
     store: Store,
-    timeout: Duration,
+    limits: Arc<ApiLimits>,
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// The API router: /graphql, `GET /v1/lineage` (lineage pictures),
@@ -96,7 +119,10 @@ pub fn routers(store: Store, limits: ApiLimits, policy: Arc<TrustPolicy>) -> Api
     let state = ApiState {
         schema: build_schema(store.clone(), limits.clone()),
         store: store.clone(),
-        timeout: limits.timeout,
+        slots: Arc::new(tokio::sync::Semaphore::new(
+            limits.max_concurrent_queries.max(1),
+        )),
+        limits: Arc::new(limits),
     };
     let write = Router::new()
         .route("/v1/evidence", post(evidence::post_evidence))
@@ -104,7 +130,7 @@ pub fn routers(store: Store, limits: ApiLimits, policy: Arc<TrustPolicy>) -> Api
         .with_state(evidence::EvidenceState {
             store,
             policy,
-            timeout: limits.timeout,
+            timeout: state.limits.timeout,
         });
     let read = Router::new()
         .route("/graphql", get(graphiql).post(graphql))
@@ -132,7 +158,7 @@ async fn graphiql() -> Html<String> {
 fn query_error(kind: ErrorKind, message: String) -> Response {
     refusal(
         kind,
-        axum::Json(serde_json::json!({ "errors": [{ "message": message }] })),
+        axum::Json(serde_json::json!({ "errors": [{ "message": guard::excerpt(&message) }] })),
     )
 }
 
@@ -181,10 +207,12 @@ pub(crate) async fn read_body(
 }
 
 async fn graphql(State(state): State<ApiState>, request: axum::extract::Request) -> Response {
+    let started = tokio::time::Instant::now();
+    let timeout = state.limits.timeout;
     // async-graphql-axum reads bodies without a bound: read it here, bounded
     // in size and time, and hand it the bytes.
     let (parts, body) = request.into_parts();
-    let bytes = match read_body(body, MAX_QUERY_BYTES, state.timeout, "query body").await {
+    let bytes = match read_body(body, MAX_QUERY_BYTES, timeout, "query body").await {
         Ok(bytes) => bytes,
         Err((kind, message)) => return query_error(kind, message),
     };
@@ -199,16 +227,72 @@ async fn graphql(State(state): State<ApiState>, request: axum::extract::Request)
             Ok(request) => request,
             Err(rejection) => return rejection.into_response(),
         };
-    match tokio::time::timeout(state.timeout, state.schema.execute(request.into_inner())).await {
-        Ok(response) => GraphQLResponse::from(response).into_response(),
-        Err(_) => {
-            let error = async_graphql::ServerError::new(
-                format!("query took longer than the {:?} limit", state.timeout),
-                None,
-            );
-            GraphQLResponse::from(async_graphql::Response::from_errors(vec![error])).into_response()
-        }
+    let mut request = request.into_inner();
+    // Parsed once here (async-graphql keeps the document), and its expanded
+    // size counted before validation walks the expansion.
+    let checked = match request.parsed_query() {
+        Ok(document) => guard::expanded_cost(
+            document,
+            state.limits.max_expanded_size,
+            state.limits.max_depth,
+        )
+        .map_err(|err| async_graphql::ServerError::new(err.to_string(), None)),
+        Err(err) => Err(err),
+    };
+    if let Err(error) = checked {
+        return answer(async_graphql::Response::from_errors(vec![error]));
     }
+    match execute_limited(&state, request, started).await {
+        Ok(response) => answer(response),
+        Err(refused) => refused,
+    }
+}
+
+/// Runs `request` within the query limits counted from `started`: a query
+/// slot (503 when none frees in time), the time limit, the answer-size
+/// budget. An answer over a budget is dropped whole, not sent with holes.
+pub(crate) async fn execute_limited(
+    state: &ApiState,
+    request: async_graphql::Request,
+    started: tokio::time::Instant,
+) -> Result<async_graphql::Response, Response> {
+    let timeout = state.limits.timeout;
+    let late = || {
+        async_graphql::ServerError::new(
+            format!("query took longer than the {timeout:?} limit"),
+            None,
+        )
+    };
+    let deadline = started + timeout;
+    let Ok(Ok(_slot)) = tokio::time::timeout_at(deadline, state.slots.acquire()).await else {
+        return Err(query_error(
+            ErrorKind::Unavailable,
+            format!("no query slot free within {timeout:?}: too many queries at once"),
+        ));
+    };
+    let budget = guard::Budget::new(
+        deadline.saturating_duration_since(tokio::time::Instant::now()),
+        state.limits.max_response_bytes,
+    );
+    let request = request.data(budget.clone());
+    let response = match tokio::time::timeout_at(deadline, state.schema.execute(request)).await {
+        Ok(response) => match budget.spent() {
+            Some(why) => {
+                async_graphql::Response::from_errors(vec![async_graphql::ServerError::new(
+                    why, None,
+                )])
+            }
+            None => response,
+        },
+        Err(_) => async_graphql::Response::from_errors(vec![late()]),
+    };
+    Ok(response)
+}
+
+/// A GraphQL answer with its errors made short.
+fn answer(mut response: async_graphql::Response) -> Response {
+    guard::shorten_errors(&mut response.errors);
+    GraphQLResponse::from(response).into_response()
 }
 
 async fn readyz(State(state): State<ApiState>) -> Response {

@@ -107,14 +107,9 @@ pub(crate) async fn get_lineage(
         "maxDepth": asked.max_depth,
     });
     let request = Request::new(LINEAGE).variables(Variables::from_json(variables));
-    let answer = match tokio::time::timeout(state.timeout, state.schema.execute(request)).await {
+    let answer = match crate::execute_limited(&state, request, tokio::time::Instant::now()).await {
         Ok(answer) => answer,
-        Err(_) => {
-            return refused(
-                ErrorKind::Unavailable,
-                format!("lineage took longer than the {:?} limit", state.timeout),
-            );
-        }
+        Err(refused) => return refused,
     };
     if let Some(error) = answer.errors.first() {
         // The arguments were checked above: what is left is the store's.

@@ -12,6 +12,14 @@
 //! acknowledged: HTTP 429 with `Retry-After`, gRPC UNAVAILABLE, both
 //! retryable for OTLP exporters.
 //!
+//! Then it counts what decoding will cost on the plain bytes
+//! ([`provgraph_otlp::cost`]): a request over the collector's
+//! [`RequestLimits`](provgraph_otlp::cost::RequestLimits) (resources, spans,
+//! data points and log records, attributes, decoded bytes) is refused with
+//! 413 / RESOURCE_EXHAUSTED naming the limit, and the estimated decoded
+//! memory is charged to the same budget as the bytes: a 2-byte empty span
+//! is charged at its few hundred decoded bytes.
+//!
 //! What passes on to the receivers is the plain body with the encoding
 //! header removed.
 
@@ -29,6 +37,8 @@ use http_body_util::BodyExt;
 use provgraph_otlp::body::discard_rest;
 use tokio::sync::Semaphore;
 
+use provgraph_otlp::cost::{self, RequestKind, RequestLimits};
+
 use crate::status::{self, Encoding, ErrorKind};
 use crate::{Collector, Counters};
 
@@ -42,6 +52,7 @@ pub struct Admission {
     max_request_bytes: usize,
     body_timeout: Duration,
     retry_after_seconds: u32,
+    request_limits: RequestLimits,
     counters: Arc<Counters>,
 }
 
@@ -118,6 +129,7 @@ impl Admission {
             max_request_bytes: limits.max_request_bytes,
             body_timeout: limits.body_timeout,
             retry_after_seconds: limits.retry_after_seconds,
+            request_limits: limits.request,
             counters: collector.counters().clone(),
         }
     }
@@ -314,6 +326,66 @@ fn inflate_grpc(
     Ok(Some(out))
 }
 
+/// Which export a request path is (HTTP `/v1/traces`, gRPC
+/// `/opentelemetry.proto.collector.trace.v1.TraceService/Export`, ...).
+fn request_kind(path: &str) -> Option<RequestKind> {
+    if path == "/v1/traces" || path.contains(".trace.v1.TraceService/") {
+        Some(RequestKind::Traces)
+    } else if path == "/v1/metrics" || path.contains(".metrics.v1.MetricsService/") {
+        Some(RequestKind::Metrics)
+    } else if path == "/v1/logs" || path.contains(".logs.v1.LogsService/") {
+        Some(RequestKind::Logs)
+    } else {
+        None
+    }
+}
+
+/// The estimated decoded bytes of a plain `body`, refused past `limits`.
+/// gRPC bodies are counted message by message (a compressed message left
+/// so is tonic's to refuse); HTTP bodies by their content type (another
+/// type is the receiver's to refuse).
+fn decoded_cost(
+    wire: Wire,
+    headers: &HeaderMap,
+    kind: RequestKind,
+    body: &[u8],
+    limits: &RequestLimits,
+) -> Result<usize, cost::OverLimit> {
+    match wire {
+        Wire::Http { json: true } => Ok(cost::json_cost(body, limits)?.decoded_bytes),
+        Wire::Http { json: false } => {
+            let protobuf = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/x-protobuf"));
+            if protobuf {
+                Ok(cost::protobuf_cost(kind, body, limits)?.decoded_bytes)
+            } else {
+                Ok(0)
+            }
+        }
+        Wire::Grpc => {
+            let mut total = 0usize;
+            let mut rest = body;
+            while rest.len() >= 5 {
+                let len = u32::from_be_bytes([rest[1], rest[2], rest[3], rest[4]]) as usize;
+                let Some(payload) = rest.get(5..5 + len) else {
+                    break;
+                };
+                if rest[0] & 1 == 0 {
+                    total = total
+                        .saturating_add(cost::protobuf_cost(kind, payload, limits)?.decoded_bytes);
+                }
+                rest = &rest[5 + len..];
+            }
+            Ok(total)
+        }
+    }
+}
+
+/// Bodies larger than this are counted on a blocking thread.
+const COUNT_INLINE_BYTES: usize = 1024 * 1024;
+
 /// Axum middleware for both OTLP receivers (see the module docs).
 pub async fn admit(State(admission): State<Admission>, request: Request, next: Next) -> Response {
     let wire = wire_of(request.headers());
@@ -333,7 +405,7 @@ pub async fn admit(State(admission): State<Admission>, request: Request, next: N
         .and_then(|v| v.to_str().ok())
         .map(|v| v.trim().to_ascii_lowercase())
         .filter(|v| !v.is_empty() && v != "identity");
-    let body = match encoding {
+    let mut body = match encoding {
         None => raw,
         Some(encoding) => {
             let limit = admission.max_request_bytes;
@@ -378,6 +450,47 @@ pub async fn admit(State(admission): State<Admission>, request: Request, next: N
             }
         }
     };
+    if let Some(kind) = request_kind(parts.uri.path()) {
+        let limits = admission.request_limits;
+        let headers = parts.headers.clone();
+        let counted = if body.len() <= COUNT_INLINE_BYTES {
+            decoded_cost(wire, &headers, kind, &body, &limits).map(|bytes| (bytes, body))
+        } else {
+            // Counting is CPU work proportional to the body: off the async threads.
+            match tokio::task::spawn_blocking(move || {
+                decoded_cost(wire, &headers, kind, &body, &limits).map(|bytes| (bytes, body))
+            })
+            .await
+            {
+                Ok(counted) => counted,
+                Err(err) => {
+                    return admission
+                        .refuse(wire, Problem::Invalid(format!("counting failed: {err}")));
+                }
+            }
+        };
+        let decoded = match counted {
+            Ok((decoded, plain)) => {
+                body = plain;
+                decoded
+            }
+            Err(over) => return admission.refuse(wire, Problem::TooLarge(over.to_string())),
+        };
+        if held.bytes.saturating_add(decoded) > admission.budget_bytes {
+            return admission.refuse(
+                wire,
+                Problem::TooLarge(format!(
+                    "request needs about {} bytes read and decoded, more than the {} bytes \
+                     all requests in flight may hold (--max-inflight-bytes); send smaller batches",
+                    held.bytes.saturating_add(decoded),
+                    admission.budget_bytes
+                )),
+            );
+        }
+        if !held.take(decoded) {
+            return admission.refuse(wire, Problem::Overloaded);
+        }
+    }
     if matches!(wire, Wire::Http { .. }) {
         parts
             .headers

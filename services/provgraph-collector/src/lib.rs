@@ -39,6 +39,9 @@ pub struct Limits {
     pub body_timeout: Duration,
     /// What `Retry-After` says when ingest is overloaded, in seconds.
     pub retry_after_seconds: u32,
+    /// Resources, items, attributes and decoded bytes of one request,
+    /// counted before it is decoded. Over them: 413 / RESOURCE_EXHAUSTED.
+    pub request: provgraph_otlp::cost::RequestLimits,
 }
 
 impl Default for Limits {
@@ -47,6 +50,7 @@ impl Default for Limits {
             max_request_bytes: 64 * 1024 * 1024,
             body_timeout: Duration::from_secs(30),
             retry_after_seconds: 1,
+            request: provgraph_otlp::cost::RequestLimits::default(),
         }
     }
 }

@@ -36,6 +36,7 @@ use std::sync::OnceLock;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use provgraph_model::keys::{MAX_KEY_LEN, NodeKind, WorkloadIdentity};
 use provgraph_model::sbom::{SbomPackages, node_of_purl, sbom_packages};
@@ -98,8 +99,14 @@ pub fn fixtures_dir() -> &'static Path {
 /// extraction and derivation; and as `POST /v1/metrics` and `/v1/logs`
 /// decode it (resources only), then sighting extraction.
 pub fn otlp_json(data: &[u8]) {
+    let cost = provgraph_otlp::cost::json_cost(data, &UNLIMITED);
     if let Ok(request) = provgraph_otlp::decode_trace_request_json(data) {
         check_request(&request);
+        // The estimate covers at least the decoded spans: counting before
+        // decoding never lets more memory through than it charges.
+        let spans = span_count(&request);
+        let cost = cost.expect("no limits");
+        assert!(cost.decoded_bytes >= spans * std::mem::size_of::<Span>());
     }
     if let Ok(resources) = provgraph_otlp::decode_metrics_resources_json(data) {
         check_resources(&resources);
@@ -113,8 +120,19 @@ pub fn otlp_json(data: &[u8]) {
 /// then extraction and derivation; the same bytes as a metrics and as a logs
 /// request, read for their resources.
 pub fn otlp_protobuf(data: &[u8]) {
+    use provgraph_otlp::cost::{RequestKind, protobuf_cost};
     if let Ok(request) = ExportTraceServiceRequest::decode(data) {
         check_request(&request);
+        // What prost decodes, the count before decoding saw: every span and
+        // resource, and at least their memory.
+        let cost = protobuf_cost(RequestKind::Traces, data, &UNLIMITED).expect("no limits");
+        let spans = span_count(&request);
+        assert_eq!(cost.items, spans);
+        assert_eq!(cost.resources, request.resource_spans.len());
+        assert!(cost.decoded_bytes >= spans * std::mem::size_of::<Span>());
+    }
+    for kind in [RequestKind::Metrics, RequestKind::Logs] {
+        let _ = protobuf_cost(kind, data, &UNLIMITED);
     }
     if let Ok(request) = ExportMetricsServiceRequest::decode(data) {
         check_resources(&provgraph_otlp::metrics_resources(request));
@@ -122,6 +140,23 @@ pub fn otlp_protobuf(data: &[u8]) {
     if let Ok(request) = ExportLogsServiceRequest::decode(data) {
         check_resources(&provgraph_otlp::logs_resources(request));
     }
+}
+
+/// Request limits no input reaches, for counting alone.
+const UNLIMITED: provgraph_otlp::cost::RequestLimits = provgraph_otlp::cost::RequestLimits {
+    max_resources: usize::MAX,
+    max_items: usize::MAX,
+    max_attributes: usize::MAX,
+    max_decoded_bytes: usize::MAX,
+};
+
+fn span_count(request: &ExportTraceServiceRequest) -> usize {
+    request
+        .resource_spans
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .map(|s| s.spans.len())
+        .sum()
 }
 
 /// Sighting extraction over the resources of a metrics or logs request: the

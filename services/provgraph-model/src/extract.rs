@@ -146,6 +146,7 @@ pub fn extract_with(request: &ExportTraceServiceRequest, mapping: &Mapping) -> E
                             .to_string(),
                     );
                 }
+                facts.cut_values();
                 if !problems.is_empty() {
                     out.rejected_spans += 1;
                     for problem in problems {
@@ -229,10 +230,12 @@ fn read_resource(attributes: &[KeyValue]) -> ResourceView {
     if runs_in.is_empty() && problems.is_empty() {
         runs_in = image_id(&resource);
     }
-    let sender = resource
+    let mut sender = resource
         .string(names::SERVICE_NAME)
         .unwrap_or_default()
         .to_string();
+    crate::facts::cut_value(&mut sender);
+    runs_in.iter_mut().for_each(Image::cut_values);
     // A workload whose key would not be a valid key (too long, control
     // characters) is a problem, not a node no query could name.
     let workload = (!runs_in.is_empty())

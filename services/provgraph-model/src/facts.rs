@@ -37,6 +37,27 @@ impl BuildChoice {
     }
 }
 
+/// The longest value stored that is not a key (pipeline, branch,
+/// `service.name`, go.mod's module path and go version, image names and
+/// tags), in bytes: a longer one is cut at a character boundary. Keys are
+/// never cut: past their own limit ([`crate::keys::MAX_KEY_LEN`]) they are
+/// refused.
+pub const MAX_VALUE_LEN: usize = 1024;
+
+/// Names, and tags, kept per image: the first ones in sorted order.
+pub const MAX_IMAGE_NAMES: usize = 64;
+
+/// `value` cut to [`MAX_VALUE_LEN`] bytes at a character boundary.
+pub fn cut_value(value: &mut String) {
+    if value.len() > MAX_VALUE_LEN {
+        let mut end = MAX_VALUE_LEN;
+        while !value.is_char_boundary(end) {
+            end -= 1;
+        }
+        value.truncate(end);
+    }
+}
+
 /// An image (by digest) and the names and tags it was given alongside.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Image {
@@ -97,7 +118,40 @@ pub struct SpanFacts {
     pub workload: Option<WorkloadIdentity>,
 }
 
+impl Image {
+    /// Names and tags cut to [`MAX_VALUE_LEN`], at most
+    /// [`MAX_IMAGE_NAMES`] of each.
+    pub fn cut_values(&mut self) {
+        for list in [&mut self.names, &mut self.tags] {
+            list.iter_mut().for_each(cut_value);
+            list.sort();
+            list.dedup();
+            list.truncate(MAX_IMAGE_NAMES);
+        }
+    }
+}
+
 impl SpanFacts {
+    /// Every value that is not a key cut to [`MAX_VALUE_LEN`] (see there).
+    pub fn cut_values(&mut self) {
+        cut_value(&mut self.sender);
+        for value in [
+            &mut self.pipeline,
+            &mut self.branch,
+            &mut self.go_module,
+            &mut self.go_version,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            cut_value(value);
+        }
+        self.produced
+            .iter_mut()
+            .chain(self.runs_in.iter_mut())
+            .for_each(Image::cut_values);
+    }
+
     /// True when the span says anything about a build: then its whole trace
     /// describes a build.
     pub fn has_build_facts(&self) -> bool {

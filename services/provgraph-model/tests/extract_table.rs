@@ -520,3 +520,38 @@ fn resources_of_metrics_and_logs_are_sightings() {
         }
     }
 }
+
+/// Issue #13, finding 5: values that are not keys (pipeline, branch,
+/// `service.name`, go.mod's module path and go version, image names and
+/// tags) are stored cut to 1,024 bytes at a character boundary, and an image
+/// keeps at most 64 names and 64 tags; before, a 1 MiB value was stored
+/// whole.
+#[test]
+fn long_values_are_cut_to_the_documented_length() {
+    let huge: &'static str = Box::leak("é".repeat(512 * 1024).into_boxed_str());
+    let tags: &'static [&'static str] = Box::leak(
+        (0..1_000)
+            .map(|i| &*Box::leak(format!("v{i}").into_boxed_str()))
+            .collect::<Vec<&'static str>>()
+            .into_boxed_slice(),
+    );
+    let request = request(
+        &[("service.name", V::S(huge))],
+        &[
+            ("cicd.pipeline.name", V::S(huge)),
+            ("vcs.ref.head.name", V::S(huge)),
+            ("oci.manifest.digest", V::S(DIGEST)),
+            ("container.image.name", V::S(huge)),
+            ("container.image.tags", V::A(tags)),
+        ],
+    );
+    let extraction = extract(&request);
+    let facts = &extraction.facts[0];
+    let within = |value: &str| value.len() <= 1024 && value.len() >= 1022;
+    assert!(within(&facts.sender), "{}", facts.sender.len());
+    assert!(within(facts.pipeline.as_deref().unwrap()));
+    assert!(within(facts.branch.as_deref().unwrap()));
+    let image = &facts.produced[0];
+    assert!(image.names.iter().all(|name| within(name)));
+    assert!(image.tags.len() <= 64, "{}", image.tags.len());
+}

@@ -1,5 +1,6 @@
 //! OTLP wire formats for the provgraph collector: a lenient OTLP/JSON trace request decoder,
-//! metrics and logs requests read for their resources (`resources.rs`), the OTLP/HTTP
+//! metrics and logs requests read for their resources (`resources.rs`), what a request costs
+//! once decoded, counted on its bytes before decoding (`cost.rs`), the OTLP/HTTP
 //! response encoders, `google.rpc.Status` bodies (JSON and protobuf), and request bodies
 //! read within limits (`body.rs`).
 //!
@@ -22,6 +23,7 @@
 //! ```
 
 pub mod body;
+pub mod cost;
 mod decode;
 mod encode;
 mod error;

@@ -11,7 +11,14 @@
 //!   (slow-header clients are cut off); bodies have their own limits in the
 //!   receivers and the API;
 //! - HTTP/2 connections are pinged every 30 s and closed when a ping is not
-//!   answered within 20 s, and carry at most 256 concurrent streams.
+//!   answered within 20 s, and carry at most 256 concurrent streams;
+//! - a connection with no request in flight for `idle_timeout` is closed,
+//!   HTTP/2 included (answering pings is not use);
+//! - one client address holds at most `max_connections_per_ip` of them;
+//! - past the limit, a listener with a `spare_router` (the API: `/healthz`
+//!   and `/readyz`) serves up to [`SPARE_CONNECTIONS`] more connections with
+//!   it, each for one short exchange, so health answers while the slots are
+//!   full.
 //!
 //! On shutdown the loop stops accepting and every open connection is asked
 //! to finish what it is doing and close (HTTP/2 GOAWAY, HTTP/1.1 close after
@@ -35,20 +42,34 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
+use crate::connections::{Activity, Shares, Tracked};
+
+/// Connections past the limit served by a listener's `spare_router`.
+pub const SPARE_CONNECTIONS: usize = 16;
+
 /// Limits of one listener.
 #[derive(Clone, Debug)]
 pub struct ListenLimits {
     pub max_connections: usize,
+    /// Connections of one client address, at most.
+    pub max_connections_per_ip: usize,
     pub handshake_timeout: Duration,
     pub header_read_timeout: Duration,
+    /// A connection with no request in flight this long is closed.
+    pub idle_timeout: Duration,
+    /// Served on up to [`SPARE_CONNECTIONS`] connections past the limit.
+    pub spare_router: Option<Router>,
 }
 
 impl Default for ListenLimits {
     fn default() -> ListenLimits {
         ListenLimits {
             max_connections: 1024,
+            max_connections_per_ip: 256,
             handshake_timeout: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            spare_router: None,
         }
     }
 }
@@ -107,6 +128,11 @@ pub async fn serve(
 ) {
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let spare_slots = Arc::new(Semaphore::new(SPARE_CONNECTIONS));
+    let shares = Shares::new(limits.max_connections_per_ip);
+    // Set on shutdown: connections with no request in flight close at once
+    // (those still being sniffed or handshaken too), the others after it.
+    let (closing_tx, closing) = tokio::sync::watch::channel(false);
     let builders = Arc::new(Builders::new(&limits));
     tokio::pin!(shutdown);
     loop {
@@ -123,59 +149,100 @@ pub async fn serve(
             },
             _ = &mut shutdown => break,
         };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            counters.over_limit.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(%peer, limit = limits.max_connections, "connection closed: too many open connections");
-            drop(stream);
-            continue;
+        let share = shares.take(peer.ip());
+        let slot = share
+            .as_ref()
+            .and_then(|_| slots.clone().try_acquire_owned().ok());
+        // Past the limit (or its client's share): the spare router, if any,
+        // on a spare slot, for one short exchange.
+        let (slot, router, idle_timeout) = match (slot, &limits.spare_router) {
+            (Some(slot), _) => (slot, router.clone(), limits.idle_timeout),
+            (None, Some(spare)) if spare_slots.available_permits() > 0 => {
+                let Ok(slot) = spare_slots.clone().try_acquire_owned() else {
+                    continue;
+                };
+                (
+                    slot,
+                    spare.clone(),
+                    limits.header_read_timeout.min(Duration::from_secs(5)),
+                )
+            }
+            (None, _) => {
+                counters.over_limit.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(%peer, limit = limits.max_connections, per_ip = limits.max_connections_per_ip, "connection closed: too many open connections");
+                drop(stream);
+                continue;
+            }
         };
         counters.connections.fetch_add(1, Ordering::Relaxed);
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
+        let activity = Activity::new();
+        let service = TowerToHyperService::new(Tracked {
+            inner: router,
+            activity: activity.clone(),
+        });
         let builders = builders.clone();
         let watcher = graceful.watcher();
         let tls = tls.clone();
         let counters = counters.clone();
         let limits = limits.clone();
+        let mut closing = closing.clone();
         tokio::spawn(async move {
             let _slot = slot;
-            let result = match tls {
-                None => {
-                    // The first bytes say which protocol: the HTTP/2 preface
-                    // starts "PRI". A client that sends nothing within the
-                    // header timeout is closed.
-                    let Some(h2) = sniff_h2(&stream, limits.header_read_timeout).await else {
-                        tracing::debug!(%peer, "connection closed: nothing sent within the header timeout");
-                        return;
-                    };
-                    let conn = builders
-                        .pick(h2)
-                        .serve_connection_with_upgrades(TokioIo::new(stream), service);
-                    watcher.watch(conn.into_owned()).await
-                }
-                Some(acceptor) => {
-                    match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream))
+            let _share = share;
+            let served = async {
+                match tls {
+                    None => {
+                        // The first bytes say which protocol: the HTTP/2 preface
+                        // starts "PRI". A client that sends nothing within the
+                        // header timeout is closed.
+                        let Some(h2) = sniff_h2(&stream, limits.header_read_timeout).await else {
+                            tracing::debug!(%peer, "connection closed: nothing sent within the header timeout");
+                            return Ok(());
+                        };
+                        let conn = builders
+                            .pick(h2)
+                            .serve_connection_with_upgrades(TokioIo::new(stream), service);
+                        watcher.watch(conn.into_owned()).await
+                    }
+                    Some(acceptor) => {
+                        match tokio::time::timeout(
+                            limits.handshake_timeout,
+                            acceptor.accept(stream),
+                        )
                         .await
-                    {
-                        Ok(Ok(stream)) => {
-                            let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
-                            let conn = builders
-                                .pick(h2)
-                                .serve_connection_with_upgrades(TokioIo::new(stream), service);
-                            watcher.watch(conn.into_owned()).await
-                        }
-                        Ok(Err(err)) => {
-                            counters.failed_handshakes.fetch_add(1, Ordering::Relaxed);
-                            tracing::debug!(%peer, error = %err, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => {
-                            counters.failed_handshakes.fetch_add(1, Ordering::Relaxed);
-                            tracing::debug!(%peer, "TLS handshake timed out");
-                            return;
+                        {
+                            Ok(Ok(stream)) => {
+                                let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+                                let conn = builders
+                                    .pick(h2)
+                                    .serve_connection_with_upgrades(TokioIo::new(stream), service);
+                                watcher.watch(conn.into_owned()).await
+                            }
+                            Ok(Err(err)) => {
+                                counters.failed_handshakes.fetch_add(1, Ordering::Relaxed);
+                                tracing::debug!(%peer, error = %err, "TLS handshake failed");
+                                Ok(())
+                            }
+                            Err(_) => {
+                                counters.failed_handshakes.fetch_add(1, Ordering::Relaxed);
+                                tracing::debug!(%peer, "TLS handshake timed out");
+                                Ok(())
+                            }
                         }
                     }
                 }
+            };
+            let result = tokio::select! {
+                result = served => result,
+                () = activity.idle_for(idle_timeout) => {
+                    tracing::debug!(%peer, "connection closed: idle");
+                    Ok(())
+                }
+                () = async {
+                    let _ = closing.wait_for(|closing| *closing).await;
+                    activity.idle_for(Duration::ZERO).await;
+                } => Ok(()),
             };
             if let Err(err) = result {
                 tracing::debug!(%peer, error = %err, "connection ended with an error");
@@ -183,6 +250,7 @@ pub async fn serve(
         });
     }
     drop(listener);
+    closing_tx.send_replace(true);
     graceful.shutdown().await;
 }
 

@@ -6,6 +6,7 @@
 //! sockets.
 
 mod auth;
+mod connections;
 mod emit;
 mod import;
 mod listen;

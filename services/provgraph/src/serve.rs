@@ -43,6 +43,27 @@ pub struct ServeArgs {
     /// Largest OTLP request in bytes, before and after decompression.
     #[arg(long, env = "PROVGRAPH_MAX_REQUEST_BYTES", default_value_t = 64 * 1024 * 1024)]
     max_request_bytes: usize,
+    /// Resources in one OTLP request, at most (counted before decoding).
+    #[arg(
+        long,
+        env = "PROVGRAPH_MAX_REQUEST_RESOURCES",
+        default_value_t = 10_000
+    )]
+    max_request_resources: usize,
+    /// Spans, data points and log records in one OTLP request, at most.
+    #[arg(long, env = "PROVGRAPH_MAX_REQUEST_ITEMS", default_value_t = 200_000)]
+    max_request_items: usize,
+    /// Attributes (at every level) in one OTLP request, at most.
+    #[arg(
+        long,
+        env = "PROVGRAPH_MAX_REQUEST_ATTRIBUTES",
+        default_value_t = 2_000_000
+    )]
+    max_request_attributes: usize,
+    /// Estimated bytes of one OTLP request once decoded, at most; the
+    /// estimate is also charged to --max-inflight-bytes.
+    #[arg(long, env = "PROVGRAPH_MAX_DECODED_BYTES", default_value_t = 128 * 1024 * 1024)]
+    max_decoded_bytes: usize,
     /// Span facts waiting for commit, at most; past it exports get 503 / UNAVAILABLE.
     #[arg(long, env = "PROVGRAPH_MAX_QUEUED_FACTS", default_value_t = 262_144)]
     max_queued_facts: usize,
@@ -75,6 +96,14 @@ pub struct ServeArgs {
     /// Open connections per listener, at most; past it new ones are closed.
     #[arg(long, env = "PROVGRAPH_MAX_CONNECTIONS", default_value_t = 1024)]
     max_connections: usize,
+    /// Open connections of one client address per listener, at most (so one
+    /// client cannot take every slot); past it new ones are closed.
+    #[arg(long, env = "PROVGRAPH_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
+    max_connections_per_ip: usize,
+    /// Seconds a connection may stay open with no request in flight
+    /// (HTTP/1.1 keep-alive and HTTP/2 alike) before it is closed.
+    #[arg(long, env = "PROVGRAPH_IDLE_TIMEOUT", default_value_t = 60)]
+    idle_timeout: u64,
     /// Seconds a client may take to send HTTP/1.1 request headers, and to
     /// finish a TLS handshake; slower connections are closed.
     #[arg(long, env = "PROVGRAPH_HEADER_TIMEOUT", default_value_t = 30)]
@@ -304,6 +333,12 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         ingest,
         Limits {
             max_request_bytes: args.max_request_bytes,
+            request: provgraph_otlp::cost::RequestLimits {
+                max_resources: args.max_request_resources,
+                max_items: args.max_request_items,
+                max_attributes: args.max_request_attributes,
+                max_decoded_bytes: args.max_decoded_bytes,
+            },
             ..Limits::default()
         },
         mapping,
@@ -358,7 +393,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .merge(metrics)
         .layer(gate(Role::Read, Wire::Json))
         .merge(api_parts.write.layer(gate(Role::Ingest, Wire::Json)))
-        .merge(api_parts.open);
+        .merge(api_parts.open.clone());
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
@@ -366,8 +401,15 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     };
     let limits = ListenLimits {
         max_connections: args.max_connections,
+        max_connections_per_ip: args.max_connections_per_ip,
         header_read_timeout: Duration::from_secs(args.header_timeout.max(1)),
         handshake_timeout: Duration::from_secs(args.header_timeout.clamp(1, 10)),
+        idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
+        spare_router: None,
+    };
+    let api_listen_limits = ListenLimits {
+        spare_router: Some(api_parts.open),
+        ..limits.clone()
     };
     let (grpc_tls, http_tls) = match tls {
         Some((grpc, http)) => (Some(grpc), Some(http)),
@@ -394,7 +436,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         api_listener,
         api_router,
         http_tls,
-        limits,
+        api_listen_limits,
         api_counters,
         stopped(stop_rx.clone()),
     ));

@@ -71,6 +71,7 @@ pub fn build_schema(store: Store, limits: ApiLimits) -> ProvSchema {
             store: store.clone(),
             limit: limits.max_list,
         })
+        .extension(crate::guard::Metered)
         .data(Api { store, limits })
         .finish()
 }

@@ -343,14 +343,7 @@ async fn bombs_huge_values_and_huge_queries_get_clear_errors() {
     // The same over gRPC: a request whose one value inflates past the limit.
     let huge = "a".repeat(16 << 20);
     let request = crate::support::spans_request(vec![span(6, "bomb", vec![kv("ci.note", huge)])]);
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.grpc))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut grpc = opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient::new(channel)
-        .send_compressed(tonic::codec::CompressionEncoding::Gzip)
-        .max_encoding_message_size(64 << 20);
+    let mut grpc = gzip_trace_client(&server).await;
     let status = grpc.export(request).await.unwrap_err();
     assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
 
@@ -401,14 +394,15 @@ async fn bombs_huge_values_and_huge_queries_get_clear_errors() {
             .unwrap()
             .contains("larger than")
     );
-    // A wide query (many aliases) is refused by the complexity limit.
+    // A wide query (many aliases) is refused by the expanded-size limit
+    // before validation (each alias of node(kind, key) { key } counts 6).
     let wide: String = (0..3000)
         .map(|i| format!("a{i}: node(kind: COMMIT, key: \"{i:040x}\") {{ key }} "))
         .collect();
     let answer = server.graphql(&format!("{{ {wide} }}")).await;
     assert!(answer["data"].is_null(), "refused whole, not answered");
     let message = answer["errors"][0]["message"].as_str().unwrap_or_default();
-    assert!(message.contains("omplex"), "{message}");
+    assert!(message.contains("expanded-size limit"), "{message}");
 
     let peak = peak_rss(server.pid());
     assert!(
@@ -418,4 +412,245 @@ async fn bombs_huge_values_and_huge_queries_get_clear_errors() {
     );
     assert_eq!(get_healthz(server.api).await, Some(200));
     server.stop().await;
+}
+
+/// Issue #13, finding 1: requests small on the wire and huge once decoded
+/// (empty spans are 2 bytes of protobuf and 3 of JSON, a few hundred bytes
+/// decoded) are refused before decoding with 413 / RESOURCE_EXHAUSTED
+/// naming the limit. Before, 4 MiB of empty spans made the server allocate
+/// about 550 MB and answered 200.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decoded_bombs_get_413_naming_the_limit() {
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::KeyValue;
+    use opentelemetry_proto::tonic::metrics::v1::{
+        Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, metric,
+    };
+    let _alone = crate::support::alone();
+    let server = Server::start(Flavor::Sqlite, &[]).await;
+    let client = reqwest::Client::new();
+    let post = |path: &'static str, content_type: &'static str, body: Vec<u8>| {
+        let client = client.clone();
+        let url = format!("http://{}{path}", server.http);
+        async move {
+            let response = client
+                .post(url)
+                .header("content-type", content_type)
+                .header("content-encoding", "gzip")
+                .body(gzip(&body))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            (status, response.bytes().await.unwrap().to_vec())
+        }
+    };
+    let says = |answer: &[u8], flag: &str| String::from_utf8_lossy(answer).contains(flag);
+
+    let empty_spans = crate::support::spans_request(vec![Span::default(); 2_000_000]);
+    let protobuf = empty_spans.encode_to_vec();
+    assert!(protobuf.len() < 5 << 20);
+    let (status, answer) = post("/v1/traces", "application/x-protobuf", protobuf.clone()).await;
+    assert_eq!(status, 413);
+    assert!(says(&answer, "--max-request-items"));
+
+    let mut json = br#"{"resourceSpans":[{"scopeSpans":[{"spans":["#.to_vec();
+    json.extend_from_slice(&b"{},".repeat(1_000_000));
+    json.extend_from_slice(br#"{}]}]}]}"#);
+    let (status, answer) = post("/v1/traces", "application/json", json).await;
+    assert_eq!(status, 413);
+    // JSON's estimate (an object and a list element each) passes the bytes
+    // limit before the item count.
+    assert!(
+        says(&answer, "--max-decoded-bytes"),
+        "{:?}",
+        String::from_utf8_lossy(&answer)
+    );
+
+    // Within the item and attribute limits, over the decoded-bytes one:
+    // 150,000 spans of 10 empty attributes each.
+    let span = Span {
+        attributes: vec![KeyValue::default(); 10],
+        ..Default::default()
+    };
+    let request = crate::support::spans_request(vec![span; 150_000]);
+    let (status, answer) = post(
+        "/v1/traces",
+        "application/x-protobuf",
+        request.encode_to_vec(),
+    )
+    .await;
+    assert_eq!(status, 413);
+    assert!(says(&answer, "--max-decoded-bytes"));
+
+    // Metrics: 300,000 empty data points.
+    let metrics = ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            scope_metrics: vec![ScopeMetrics {
+                metrics: vec![Metric {
+                    data: Some(metric::Data::Gauge(Gauge {
+                        data_points: vec![NumberDataPoint::default(); 300_000],
+                    })),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    let (status, answer) = post(
+        "/v1/metrics",
+        "application/x-protobuf",
+        metrics.encode_to_vec(),
+    )
+    .await;
+    assert_eq!(status, 413);
+    assert!(says(&answer, "--max-request-items"));
+
+    // The same over gRPC.
+    let mut grpc = gzip_trace_client(&server).await;
+    let status = grpc.export(empty_spans).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
+    assert!(
+        status.message().contains("--max-request-items"),
+        "{status:?}"
+    );
+
+    // An ordinary request still passes.
+    let ordinary = crate::support::spans_request(vec![span_of(1)]);
+    let (status, _) = post(
+        "/v1/traces",
+        "application/x-protobuf",
+        ordinary.encode_to_vec(),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    let peak = peak_rss(server.pid());
+    assert!(
+        peak < 256 * 1024 * 1024,
+        "decoded bombs must not blow memory: peak {} MiB",
+        peak / 1048576
+    );
+    server.stop().await;
+}
+
+fn span_of(id: u64) -> Span {
+    span(id, "build", vec![kv("cicd.pipeline.run.id", "run-1")])
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(data).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// A plain connection from `source` (any 127.x address) to `to`.
+async fn connect_from(source: &str, to: std::net::SocketAddr) -> std::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+    let stream = socket.connect(to).await.unwrap().into_std().unwrap();
+    stream.set_nonblocking(false).unwrap();
+    stream
+}
+
+/// Issue #13, finding 4: idle HTTP/2 connections (preface and settings, no
+/// request) held every slot of the OTLP ports for ever, and with the API's
+/// slots full `/healthz` was refused. Now an idle connection is closed after
+/// `--idle-timeout`, one address holds at most `--max-connections-per-ip`,
+/// and the API answers `/healthz` on a spare connection past its limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_and_one_client_cannot_hold_every_slot() {
+    let _alone = crate::support::alone();
+    let server = Server::start(
+        Flavor::Sqlite,
+        &[
+            "--max-connections",
+            "8",
+            "--max-connections-per-ip",
+            "4",
+            "--idle-timeout",
+            "2",
+        ],
+    )
+    .await;
+    // Four idle HTTP/2 connections from one address: the preface and an
+    // empty SETTINGS frame, then nothing.
+    let preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+    let mut idle: Vec<std::net::TcpStream> = (0..4)
+        .map(|_| {
+            let mut stream = std::net::TcpStream::connect(server.http).unwrap();
+            stream.write_all(preface).unwrap();
+            stream
+        })
+        .collect();
+    // A fifth from the same address is past its share: closed at once.
+    let mut fifth = connect_from("127.0.0.1", server.http).await;
+    fifth.write_all(preface).unwrap();
+    assert!(
+        closed_by_server(&mut fifth, Duration::from_secs(2)),
+        "one address holds at most its share"
+    );
+    // Another address still gets in.
+    let response = reqwest::Client::builder()
+        .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap()
+        .get(format!("http://{}/healthz", server.api))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    // The idle HTTP/2 connections are closed by the idle timeout (the
+    // server's SETTINGS and ack are read before the close).
+    for stream in idle.iter_mut() {
+        assert!(
+            closed_by_server(stream, Duration::from_secs(10)),
+            "an idle HTTP/2 connection is closed"
+        );
+    }
+    server.stop().await;
+
+    // The API's slots all held (by two addresses sending nothing, within
+    // the header timeout): /healthz still answers, on a spare connection.
+    let server = Server::start(
+        Flavor::Sqlite,
+        &["--max-connections", "8", "--max-connections-per-ip", "4"],
+    )
+    .await;
+    let mut held = Vec::new();
+    for source in ["127.0.0.3", "127.0.0.4"] {
+        for _ in 0..4 {
+            held.push(connect_from(source, server.api).await);
+        }
+    }
+    let mut ninth = connect_from("127.0.0.5", server.api).await;
+    ninth
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    ninth
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut answer = String::new();
+    let _ = ninth.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    server.stop().await;
+}
+
+/// A trace client of `server`'s gRPC port sending gzip, up to 64 MiB.
+async fn gzip_trace_client(
+    server: &Server,
+) -> opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient<
+    tonic::transport::Channel,
+> {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.grpc))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient::new(
+        channel,
+    )
+    .send_compressed(tonic::codec::CompressionEncoding::Gzip)
+    .max_encoding_message_size(64 << 20)
 }
