@@ -82,9 +82,11 @@ impl Default for ApiLimits {
     }
 }
 
-/// Half the cores, at least one: queries never hold every worker thread.
+/// As many as the cores: the server's runtime has one worker thread more
+/// than the cores (`provgraph serve`), so queries never hold every worker
+/// thread, and a query can use every core.
 fn default_concurrent_queries() -> usize {
-    std::thread::available_parallelism().map_or(1, |cores| (cores.get() / 2).max(1))
+    std::thread::available_parallelism().map_or(1, |cores| cores.get())
 }
 
 #[derive(Clone)]

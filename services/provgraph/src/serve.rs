@@ -181,7 +181,12 @@ fn init_logging(format: LogFormat) {
 /// Runs the server; the exit code says how it ended.
 pub fn main(args: ServeArgs) -> ExitCode {
     init_logging(args.log_format);
+    // One worker thread more than the cores: GraphQL runs at most one query
+    // per core at once (provgraph-api's query slots), so a worker is always
+    // left for the OTLP listeners and /healthz.
+    let workers = std::thread::available_parallelism().map_or(2, |cores| cores.get() + 1);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
         .enable_all()
         .build()
     {
