@@ -514,12 +514,9 @@ impl Store {
                 .iter()
                 .filter(|n| kinds.is_empty() || kinds.contains(&n.kind))
                 .map(|n| (sub.depth.get(&n.id).copied().unwrap_or(0), n.id))
-                .filter(|key| after.is_none_or(|(d, id)| *key > (d, id)))
                 .collect();
             all.sort_unstable();
-            let more = all.len() > first;
-            all.truncate(first);
-            (all.into_iter().map(|(d, id)| (id, d)).collect(), more)
+            page_of(&all, first, after)
         };
         self.page_rows(items, has_next).await
     }
@@ -599,12 +596,9 @@ impl Store {
                 .into_iter()
                 .filter(|(_, (_, kind))| kinds.is_empty() || kinds.contains(kind))
                 .map(|(id, (depth, _))| (depth, id))
-                .filter(|key| after.is_none_or(|(d, id)| *key > (d, id)))
                 .collect();
             all.sort_unstable();
-            let more = all.len() > first;
-            all.truncate(first);
-            (all.into_iter().map(|(d, id)| (id, d)).collect(), more)
+            page_of(&all, first, after)
         };
         self.page_rows(items, has_next).await
     }
