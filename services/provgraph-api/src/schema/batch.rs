@@ -436,6 +436,10 @@ mod tests {
         let count = Arc::new(AtomicUsize::new(0));
         let subscriber = tracing_subscriber::registry().with(Statements(count.clone()));
         let _guard = tracing::subscriber::set_default(subscriber);
+        // Another test thread may have met sqlx's callsites first, with no
+        // subscriber, and cached "never interested": ask them again now that
+        // this thread counts (CI once counted [0, 0] here).
+        tracing::callsite::rebuild_interest_cache();
         let mut costs = Vec::new();
         for (c, builds) in [(1u32, 2usize), (2, 12)] {
             let query = format!(
