@@ -371,11 +371,27 @@ impl Store {
     /// The images the vulnerability group affects (by an OSV match on a
     /// module, package or go.mod they were built with or contain, or a
     /// scanner's finding; an index's platform manifests with it), before
-    /// VEX, by digest. One statement.
+    /// VEX, by digest. From the lineage index once it is loaded (a walk in
+    /// memory, then the rows by id), else one SQL statement walking the
+    /// same edges.
     pub async fn vulnerable_artifacts(&self, group: &[i64]) -> Result<Vec<NodeRow>, StoreError> {
         if group.is_empty() {
             return Ok(Vec::new());
         }
+        if let Some(ids) = self.affected_from_index(group).await? {
+            let mut rows = on_db!(self, read | conn | reads::nodes_by_id(conn, &ids));
+            rows.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+            return Ok(rows);
+        }
+        self.vulnerable_artifacts_sql(group).await
+    }
+
+    /// [`Store::vulnerable_artifacts`] by the SQL walk alone (what it
+    /// answers while the lineage index loads; tests compare the two).
+    pub async fn vulnerable_artifacts_sql(
+        &self,
+        group: &[i64],
+    ) -> Result<Vec<NodeRow>, StoreError> {
         Ok(on_db!(
             self,
             read | conn | vuln_reads::affected_artifacts(conn, group)

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use petgraph::Direction as Dir;
 use petgraph::graph::{DiGraph, EdgeIndex, NodeIndex};
 use petgraph::visit::{EdgeRef, VisitMap, Visitable};
-use provgraph_model::NodeKind;
+use provgraph_model::{EdgeKind, NodeKind};
 
 use crate::lineage::{Bfs, Direction, LineageLimits};
 use crate::sql::{CHUNK, LogRow};
@@ -306,6 +306,68 @@ impl Graph {
         let more = out.len() > first;
         out.truncate(first);
         (out, more, visited_nodes)
+    }
+}
+
+impl Graph {
+    /// The images a vulnerability group affects, by database id, sorted:
+    /// the same typed walk as the SQL of `vuln_reads::affected_artifacts`
+    /// (AFFECTS to modules, go.mods and images; go.mods requiring an
+    /// affected module; builds that used those go.mods; images those builds
+    /// made or whose SBOM contains an affected module; image indexes those
+    /// images are part of), over memory.
+    pub(crate) fn affected(&self, group: &[i64]) -> Vec<i64> {
+        let code = |kind: EdgeKind| kind_byte(Some(kind.code()));
+        let (affects, requires, indirect, used, built, contains, part_of) = (
+            code(EdgeKind::Affects),
+            code(EdgeKind::Requires),
+            code(EdgeKind::RequiresIndirect),
+            code(EdgeKind::UsedGomod),
+            code(EdgeKind::BuiltBy),
+            code(EdgeKind::Contains),
+            code(EdgeKind::PartOf),
+        );
+        let gomod = kind_byte(Some(NodeKind::Gomod.code()));
+        let artifact = kind_byte(Some(NodeKind::Artifact.code()));
+        let kind_of = |index: NodeIndex| unpack(self.g[index]).1;
+        // The sources of edges of one of `kinds` entering any of `targets`.
+        let sources = |targets: &[NodeIndex], kinds: &[u8]| -> Vec<NodeIndex> {
+            let mut out = Vec::new();
+            for target in targets {
+                for e in self.g.edges_directed(*target, Dir::Incoming) {
+                    if kinds.contains(&unpack(*e.weight()).1) {
+                        out.push(e.source());
+                    }
+                }
+            }
+            out
+        };
+        let mut targets = Vec::new();
+        for index in group.iter().filter_map(|id| self.ids.get(*id)) {
+            for e in self.g.edges_directed(index, Dir::Outgoing) {
+                if unpack(*e.weight()).1 == affects {
+                    targets.push(e.target());
+                }
+            }
+        }
+        let mut gomods = sources(&targets, &[requires, indirect]);
+        gomods.extend(targets.iter().filter(|t| kind_of(**t) == gomod));
+        gomods.sort_unstable();
+        gomods.dedup();
+        let builds = sources(&gomods, &[used]);
+        let mut images = sources(&builds, &[built]);
+        images.extend(sources(&targets, &[contains]));
+        images.extend(targets.iter().filter(|t| kind_of(**t) == artifact));
+        let indexes = sources(&images, &[part_of]);
+        images.extend(indexes);
+        let mut ids: Vec<i64> = images
+            .into_iter()
+            .filter(|i| kind_of(*i) == artifact)
+            .map(|i| self.db_id(i))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
     }
 }
 

@@ -604,6 +604,26 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The images a vulnerability group affects (see `Graph::affected`),
+    /// from the lineage index; `None` while it is loading.
+    pub(crate) async fn affected_from_index(
+        &self,
+        group: &[i64],
+    ) -> Result<Option<Vec<i64>>, StoreError> {
+        if !self.lineage_index_ready() {
+            return Ok(None);
+        }
+        self.sync_own_commits().await?;
+        let graph = self
+            .index
+            .graph
+            .read()
+            .map_err(|_| StoreError::Corrupt("lineage index lock poisoned".into()))?;
+        Ok(Some(graph.affected(group)))
+    }
+}
+
 /// Without the index, a page is read by walking in SQL, which gives up
 /// past this many reachable nodes.
 fn sql_page_too_large(sql_max_nodes: usize) -> StoreError {

@@ -149,6 +149,42 @@ async fn assert_same_answers(store: &Store, context: &str) -> usize {
     compared
 }
 
+/// OSV records over the random graph's modules (through go.mods and an
+/// SBOM, an index over some images): the images each affects, from the
+/// index, are the SQL walk's.
+async fn assert_same_affected(store: &Store, context: &str) {
+    let records = provgraph_vuln::osv::parse_osv(&serde_json::json!([
+        {"id": "GO-TEST-0", "modified": "2026-01-01T00:00:00Z", "aliases": ["CVE-TEST-0"],
+         "affected": [{"package": {"ecosystem": "Go", "name": "example.com/mod0"},
+                       "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": "1.1.0"}]}]}]},
+        {"id": "GO-TEST-1", "modified": "2026-01-01T00:00:00Z",
+         "affected": [{"package": {"ecosystem": "Go", "name": "example.com/mod1"},
+                       "ranges": [{"type": "SEMVER", "events": [{"introduced": "1.1.0"}]}]}]},
+        {"id": "GO-TEST-2", "modified": "2026-01-01T00:00:00Z",
+         "affected": [{"package": {"ecosystem": "Go", "name": "example.com/none"},
+                       "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}]}]}]}
+    ]))
+    .unwrap();
+    let provenance = provgraph_store::VulnProvenance {
+        proven: false,
+        source: "osv:sha256:00".into(),
+        principal: None,
+    };
+    store
+        .write_osv_records(&records, &provenance)
+        .await
+        .unwrap();
+    let mut affected_any = 0;
+    for id in ["GO-TEST-0", "CVE-TEST-0", "GO-TEST-1", "GO-TEST-2"] {
+        let row = store.vulnerability(id).await.unwrap().expect(id);
+        let sql = store.vulnerable_artifacts_sql(&row.group).await.unwrap();
+        let indexed = store.vulnerable_artifacts(&row.group).await.unwrap();
+        assert_eq!(indexed, sql, "{context}: {id}");
+        affected_any += sql.len();
+    }
+    assert!(affected_any > 0, "{context}: no record affected any image");
+}
+
 async fn index_answers_as_sql_on_random_graphs(flavor: Flavor) {
     for seed in 1..=3u64 {
         let db = TestDb::new(flavor).await;
@@ -196,6 +232,7 @@ async fn index_answers_as_sql_on_random_graphs(flavor: Flavor) {
             )
             .await
             .unwrap();
+        assert_same_affected(&store, &format!("seed {seed}")).await;
         let compared = assert_same_answers(&store, &format!("seed {seed}, incremental")).await;
         assert!(compared > 300, "only {compared} answers compared");
 
