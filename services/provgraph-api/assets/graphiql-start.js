@@ -10,7 +10,7 @@
       fetcher: fetcher,
       defaultEditorToolsVisibility: true,
       defaultQuery:
-        "# provgraph: try a lineage, an audit or a vulnerability.\n" +
+        "# Try lineage, audit, impact, vulnerability.\n" +
         "{\n  workloads(first: 5) {\n    nodes { key lastSeen artifacts { digest } }\n  }\n}\n",
     })
   );

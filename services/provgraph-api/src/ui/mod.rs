@@ -113,10 +113,7 @@ async fn home(State(state): State<ApiState>) -> Response {
                 body,
                 "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
                 key_link("WORKLOAD", workload["key"].as_str().unwrap_or("")),
-                esc(&workload["lastSeen"]
-                    .as_str()
-                    .unwrap_or("")
-                    .replace('T', " ")),
+                node::when(workload["lastSeen"].as_str().unwrap_or("")),
                 images.join("<br>")
             );
         }

@@ -121,7 +121,7 @@ fn list<'a>(value: &'a Value, field: &str) -> &'a [Value] {
 }
 
 /// A time as the page shows it: RFC 3339 to the second, UTC.
-fn when(text: &str) -> String {
+pub fn when(text: &str) -> String {
     let short = match (text.find('.'), text.ends_with('Z')) {
         (Some(dot), true) => format!("{}Z", &text[..dot]),
         _ => text.to_string(),
