@@ -137,18 +137,18 @@ pub fn when(text: &str) -> String {
 pub fn render(kind: NodeKind, key: &str, data: &Value) -> String {
     let mut out = String::with_capacity(64 * 1024);
     let (fill, stroke) = kind_colours(kind);
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<h1><span class=\"kind\" style=\"background:{fill};border-color:{stroke};color:{stroke}\">{}</span>\
-         <span class=\"key\">{}</span></h1>\n",
+         <span class=\"key\">{}</span></h1>",
         kind.as_str(),
         esc(key)
     );
     let href = node_href(kind.as_str(), key);
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<p class=\"row muted\"><span>Link: <a href=\"{0}\" class=\"key\">{0}</a></span>\
-         <button class=\"quiet\" type=\"button\" data-copy=\"{0}\">copy link</button></p>\n",
+         <button class=\"quiet\" type=\"button\" data-copy=\"{0}\">copy link</button></p>",
         esc(&href)
     );
     if kind == NodeKind::Artifact {
