@@ -15,16 +15,16 @@ mod guard;
 mod picture;
 mod schema;
 mod time;
+mod ui;
 
 use std::time::Duration;
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::Router;
 use axum::extract::FromRequest;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use provgraph_otlp::ErrorKind;
 use provgraph_signatures::TrustPolicy;
@@ -32,6 +32,7 @@ use provgraph_store::Store;
 use std::sync::Arc;
 
 pub use schema::{ProvSchema, build_schema};
+pub use ui::{READ_COOKIE, token_page};
 
 /// Bounds on what one query may ask.
 #[derive(Clone, Debug)]
@@ -102,18 +103,26 @@ struct ApiState {
 /// `policy`.
 pub fn router(store: Store, limits: ApiLimits, policy: Arc<TrustPolicy>) -> Router {
     let parts = routers(store, limits, policy);
-    parts.read.merge(parts.write).merge(parts.open)
+    parts
+        .read
+        .merge(parts.write)
+        .merge(parts.open)
+        .merge(parts.ui_open)
 }
 
 /// The API's routes by what access they need, for the binary to put each
 /// behind its own gate.
 pub struct ApiRouters {
-    /// `/graphql` (queries; GraphiQL on GET), `GET /v1/lineage` (pictures).
+    /// `/graphql` (queries; GraphiQL on GET), `GET /v1/lineage` (pictures),
+    /// the web UI's pages (`/`, `/ui/search`, `/ui/KIND/KEY`).
     pub read: Router,
     /// `POST /v1/evidence`, `POST /v1/index`: writes, like span ingest.
     pub write: Router,
     /// `/healthz`, `/readyz`: for orchestrators, never gated.
     pub open: Router,
+    /// The web UI's assets and its read-token form (`POST /ui/token`, which
+    /// carries the token itself): never gated, they hold no data.
+    pub ui_open: Router,
 }
 
 /// See [`ApiRouters`].
@@ -135,27 +144,24 @@ pub fn routers(store: Store, limits: ApiLimits, policy: Arc<TrustPolicy>) -> Api
             timeout: state.limits.timeout,
         });
     let read = Router::new()
-        .route("/graphql", get(graphiql).post(graphql))
+        .route("/graphql", get(ui::graphiql).post(graphql))
         .route("/v1/lineage", get(picture::get_lineage))
+        .merge(ui::read_routes())
         .with_state(state.clone());
     let open = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .with_state(state);
-    ApiRouters { read, write, open }
+    ApiRouters {
+        read,
+        write,
+        open,
+        ui_open: ui::open_routes(),
+    }
 }
 
 /// Largest GraphQL request body.
 pub const MAX_QUERY_BYTES: usize = 1024 * 1024;
-
-async fn graphiql() -> Html<String> {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .title("provgraph")
-            .finish(),
-    )
-}
 
 fn query_error(kind: ErrorKind, message: String) -> Response {
     refusal(

@@ -143,7 +143,7 @@ pub(crate) async fn get_lineage(
 }
 
 /// The GraphQL `lineage` answer as the picture's input.
-fn subgraph(lineage: &Value) -> Option<Subgraph> {
+pub(crate) fn subgraph(lineage: &Value) -> Option<Subgraph> {
     let node_of = |value: &Value| -> Option<Node> {
         let kind = value["kind"].as_str()?;
         Some(Node {

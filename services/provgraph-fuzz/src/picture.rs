@@ -105,6 +105,21 @@ pub fn picture(data: &[u8]) {
     };
     let svg = render(&subgraph, Format::Svg);
     assert_eq!(xml_well_formed(&svg), Ok(counts), "SVG");
+    // As the web UI inlines it: nodes linked to their pages, ids prefixed.
+    let linked = provgraph_picture::render_svg(
+        &subgraph,
+        &provgraph_picture::SvgOptions {
+            link_base: Some("/ui/".into()),
+            id_prefix: "up-".into(),
+        },
+    );
+    assert_eq!(xml_well_formed(&linked), Ok(counts), "linked SVG");
+    let singles = drawn.nodes.iter().filter(|n| n.members.len() == 1).count();
+    assert_eq!(
+        linked.matches("<a href=\"/ui/").count(),
+        singles,
+        "a link per single node"
+    );
     assert_eq!(
         dot_structure(&render(&subgraph, Format::Dot)),
         Ok(counts),

@@ -94,6 +94,21 @@ pub fn xml(text: &str) -> String {
     out
 }
 
+/// `text` percent-encoded as one URL path segment: every byte but ASCII
+/// letters, digits and `-._~:@` as `%XX`, so `/`, `%`, `?` and `#` of a
+/// key stay inside the segment.
+pub fn path_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~' | b':' | b'@') {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    out
+}
+
 /// Escaped for the inside of a DOT double-quoted string: backslashes
 /// doubled (so no `\N`, `\G` or `\l` escape of Graphviz applies) and quotes
 /// escaped. The text must already be [`visible`] (no line breaks).

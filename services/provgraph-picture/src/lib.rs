@@ -146,11 +146,30 @@ impl Format {
 pub fn render(subgraph: &Subgraph, format: Format) -> String {
     match format {
         Format::Json => json::render(subgraph),
-        Format::Svg => svg::render(&group(subgraph), subgraph.truncated),
+        Format::Svg => svg::render(&group(subgraph), subgraph.truncated, &SvgOptions::default()),
         Format::Dot => dot::render(&group(subgraph), subgraph.truncated),
         Format::Mermaid => mermaid::render(&group(subgraph)),
     }
 }
+
+/// How an SVG is written for a page that shows it inline.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SvgOptions {
+    /// Each node (not a group) is a link to `{link_base}{KIND}/{KEY}`, the
+    /// key percent-encoded ([`label::path_segment`]); none when `None`.
+    pub link_base: Option<String>,
+    /// Put before every `id` of the document (and the references to
+    /// them), so two pictures inline on one page keep their ids apart.
+    pub id_prefix: String,
+}
+
+/// SVG of `subgraph` written as `options` ask (grouped past the budgets,
+/// as [`render`] draws it).
+pub fn render_svg(subgraph: &Subgraph, options: &SvgOptions) -> String {
+    svg::render(&group(subgraph), subgraph.truncated, options)
+}
+
+pub use label::path_segment;
 
 #[cfg(test)]
 mod tests;

@@ -6,8 +6,9 @@
 
 use std::fmt::Write;
 
+use crate::SvgOptions;
 use crate::group::Drawn;
-use crate::label::{colours, edge_label, node_lines, visible, xml};
+use crate::label::{colours, edge_label, node_lines, path_segment, visible, xml};
 use crate::layout::{Layout, Rect, layout};
 
 /// Font size and the width of one character of the monospace font.
@@ -20,7 +21,7 @@ const MIN_WIDTH: f64 = 120.0;
 const TOP: f64 = 28.0;
 
 /// The SVG document for `drawn`.
-pub fn render(drawn: &Drawn, truncated: bool) -> String {
+pub fn render(drawn: &Drawn, truncated: bool, options: &SvgOptions) -> String {
     let labels: Vec<Vec<String>> = drawn
         .nodes
         .iter()
@@ -50,29 +51,45 @@ pub fn render(drawn: &Drawn, truncated: bool) -> String {
          viewBox=\"0 0 {width:.0} {height:.0}\" font-family=\"ui-monospace, Menlo, Consolas, monospace\" \
          font-size=\"{FONT}\">\n<title>provgraph lineage</title>\n"
     );
-    out.push_str(
-        "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" \
+    let ids = xml(&options.id_prefix);
+    let _ = write!(
+        out,
+        "<defs><marker id=\"{ids}arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" \
          markerWidth=\"8\" markerHeight=\"8\" orient=\"auto-start-reverse\">\
          <path d=\"M0,0 L10,5 L0,10 z\" fill=\"#475569\"/></marker></defs>\n\
          <rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n",
     );
     let _ = writeln!(out, "<g transform=\"translate(0,{TOP})\">");
-    edges_svg(&mut out, drawn, &placed);
-    nodes_svg(&mut out, drawn, &placed, &labels);
+    edges_svg(&mut out, drawn, &placed, &ids);
+    nodes_svg(&mut out, drawn, &placed, &labels, options);
     out.push_str("</g>\n");
-    legend.write(&mut out, TOP + placed.height);
+    legend.write(&mut out, TOP + placed.height, &ids);
     out.push_str("</svg>\n");
     out
 }
 
-fn nodes_svg(out: &mut String, drawn: &Drawn, placed: &Layout, labels: &[Vec<String>]) {
+fn nodes_svg(
+    out: &mut String,
+    drawn: &Drawn,
+    placed: &Layout,
+    labels: &[Vec<String>],
+    options: &SvgOptions,
+) {
+    let ids = xml(&options.id_prefix);
     out.push_str("<g class=\"nodes\">\n");
     for (index, (node, rect)) in drawn.nodes.iter().zip(&placed.nodes).enumerate() {
         let (fill, stroke) = colours(node.kind);
         let kind = node.kind.as_str();
+        let link = match (&options.link_base, drawn.member_keys(index).as_slice()) {
+            (Some(base), [key]) => Some(format!("{base}{kind}/{}", path_segment(key))),
+            _ => None,
+        };
+        if let Some(href) = &link {
+            let _ = write!(out, "<a href=\"{}\">", xml(href));
+        }
         let _ = write!(
             out,
-            "<g class=\"node\" id=\"n{index}\" data-kind=\"{kind}\""
+            "<g class=\"node\" id=\"{ids}n{index}\" data-kind=\"{kind}\""
         );
         let keys: Vec<String> = drawn
             .member_keys(index)
@@ -118,12 +135,16 @@ fn nodes_svg(out: &mut String, drawn: &Drawn, placed: &Layout, labels: &[Vec<Str
                 xml(text)
             );
         }
-        out.push_str("</text></g>\n");
+        out.push_str("</text></g>");
+        if link.is_some() {
+            out.push_str("</a>");
+        }
+        out.push('\n');
     }
     out.push_str("</g>\n");
 }
 
-fn edges_svg(out: &mut String, drawn: &Drawn, placed: &Layout) {
+fn edges_svg(out: &mut String, drawn: &Drawn, placed: &Layout, ids: &str) {
     out.push_str("<g class=\"edges\" fill=\"none\">\n");
     for (edge, points) in drawn.edges.iter().zip(&placed.edges) {
         let label = xml(&edge_label(edge.kind, edge.count));
@@ -134,7 +155,7 @@ fn edges_svg(out: &mut String, drawn: &Drawn, placed: &Layout) {
         };
         let _ = write!(
             out,
-            "<g class=\"edge\" data-kind=\"{}\" data-from=\"n{}\" data-to=\"n{}\" data-proven=\"{}\" data-count=\"{}\">",
+            "<g class=\"edge\" data-kind=\"{}\" data-from=\"{ids}n{}\" data-to=\"{ids}n{}\" data-proven=\"{}\" data-count=\"{}\">",
             edge.kind.as_str(),
             edge.from,
             edge.to,
@@ -153,7 +174,7 @@ fn edges_svg(out: &mut String, drawn: &Drawn, placed: &Layout) {
             let _ = write!(
                 out,
                 "<path d=\"M{a:.1},{y:.1} C{a:.1},{top:.1} {b:.1},{top:.1} {b:.1},{y:.1}\" \
-                 stroke=\"#475569\" stroke-width=\"1.5\"{dash} marker-end=\"url(#arrow)\"/>",
+                 stroke=\"#475569\" stroke-width=\"1.5\"{dash} marker-end=\"url(#{ids}arrow)\"/>",
                 y = r.y,
                 top = r.y - 26.0
             );
@@ -166,7 +187,7 @@ fn edges_svg(out: &mut String, drawn: &Drawn, placed: &Layout) {
             let _ = write!(
                 out,
                 "<polyline points=\"{}\" stroke=\"#475569\" stroke-width=\"1.5\"{dash} \
-                 marker-end=\"url(#arrow)\"/>",
+                 marker-end=\"url(#{ids}arrow)\"/>",
                 list.join(" ")
             );
             // On the middle segment (the first one for a direct edge).
@@ -222,7 +243,7 @@ impl Legend {
         }
     }
 
-    fn write(&self, out: &mut String, top: f64) {
+    fn write(&self, out: &mut String, top: f64, ids: &str) {
         let _ = writeln!(
             out,
             "<g class=\"legend\" transform=\"translate(16,{top:.1})\">"
@@ -243,14 +264,13 @@ impl Legend {
         let mut y = 8.0 + self.kinds.len().div_ceil(PER_ROW) as f64 * 22.0 + 10.0;
         for (at, note) in self.notes.iter().enumerate() {
             let line = match at {
-                1 => {
-                    "<line x1=\"0\" x2=\"20\" stroke=\"#475569\" stroke-width=\"1.5\"/>\
+                1 => "<line x1=\"0\" x2=\"20\" stroke=\"#475569\" stroke-width=\"1.5\"/>\
                       <line x1=\"26\" x2=\"46\" stroke=\"#475569\" stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>"
-                }
-                0 => {
-                    "<line x1=\"46\" x2=\"0\" stroke=\"#475569\" stroke-width=\"1.5\" marker-end=\"url(#arrow)\"/>"
-                }
-                _ => "",
+                    .to_string(),
+                0 => format!(
+                    "<line x1=\"46\" x2=\"0\" stroke=\"#475569\" stroke-width=\"1.5\" marker-end=\"url(#{ids}arrow)\"/>"
+                ),
+                _ => String::new(),
             };
             let _ = writeln!(
                 out,

@@ -511,3 +511,35 @@ fn the_checkers_refuse_what_is_broken() {
         assert!(dot_structure(bad).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn linked_svgs_link_each_node_to_its_page_with_keys_encoded() {
+    let mut subgraph = lineage15();
+    subgraph
+        .nodes
+        .push(node(NodeKind::Build, "run \"7\"/<a>&?#%"));
+    let options = SvgOptions {
+        link_base: Some("/ui/".into()),
+        id_prefix: "up-".into(),
+    };
+    let svg = render_svg(&subgraph, &options);
+    let counts = xml_well_formed(&svg).unwrap_or_else(|err| panic!("{err}\n{svg}"));
+    assert_eq!(counts.nodes, subgraph.nodes.len());
+    assert_eq!(svg.matches("<a href=\"/ui/").count(), subgraph.nodes.len());
+    assert!(svg.contains("<a href=\"/ui/WORKLOAD/prod%2Fpayments%2Fcalc\">"));
+    assert!(svg.contains(&format!("<a href=\"/ui/ARTIFACT/{}\">", digest(1))));
+    assert!(svg.contains("<a href=\"/ui/BUILD/run%20%227%22%2F%3Ca%3E%26%3F%23%25\">"));
+    // Every id and reference carries the prefix; none is left bare.
+    assert!(svg.contains("id=\"up-arrow\"") && svg.contains("url(#up-arrow)"));
+    assert!(svg.contains("id=\"up-n0\"") && !svg.contains("id=\"n0\""));
+    assert!(!svg.contains("url(#arrow)"));
+    // Without options: no links, ids as before.
+    let plain = render(&subgraph, Format::Svg);
+    assert!(!plain.contains("<a ") && plain.contains("id=\"n0\""));
+    assert_eq!(
+        path_segment("github.com/acme/calc"),
+        "github.com%2Facme%2Fcalc"
+    );
+    assert_eq!(path_segment("sha256:ab"), "sha256:ab");
+    assert_eq!(path_segment("é"), "%C3%A9");
+}

@@ -211,6 +211,13 @@ impl Tokens {
         if token.is_empty() {
             return Err(Refusal::Malformed);
         }
+        self.check_token(role, token)
+    }
+
+    /// The principal `token` authenticates as for `role` (which needs
+    /// tokens).
+    fn check_token(&self, role: Role, token: &str) -> Result<Option<Principal>, Refusal> {
+        let entries = self.of(role);
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let mut found: Option<&Entry> = None;
         for entry in entries {
@@ -223,6 +230,44 @@ impl Tokens {
             .map(|entry| Some(Principal::new(entry.name.clone())))
             .ok_or(Refusal::Unknown)
     }
+
+    /// As [`Tokens::check`], and for a read (GET or HEAD) of the read role
+    /// without an `Authorization` header, the token of the web UI's cookie
+    /// ([`provgraph_api::READ_COOKIE`], set by its token form): a browser
+    /// cannot send a bearer header on a link. Never for a POST, so another
+    /// site cannot make a browser run a query with it.
+    pub fn check_request(
+        &self,
+        role: Role,
+        method: &http::Method,
+        headers: &HeaderMap,
+    ) -> Result<Option<Principal>, Refusal> {
+        match self.check(role, headers) {
+            Err(Refusal::Missing) if role == Role::Read && reads(method) => {
+                match cookie_token(headers) {
+                    Some(token) => self.check_token(role, token),
+                    None => Err(Refusal::Missing),
+                }
+            }
+            other => other,
+        }
+    }
+}
+
+fn reads(method: &http::Method) -> bool {
+    method == http::Method::GET || method == http::Method::HEAD
+}
+
+/// The read token in the `Cookie` headers, if any.
+fn cookie_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, value)| *name == provgraph_api::READ_COOKIE && !value.is_empty())
+        .map(|(_, value)| value)
 }
 
 fn entries(specs: Vec<TokenSpec>, role: Role) -> Result<Vec<Entry>, String> {
@@ -318,10 +363,27 @@ fn refused(gate: &Gate, headers: &HeaderMap, refusal: &Refusal) -> Response {
     }
 }
 
+/// A browser navigating (its `Accept` names HTML first among what it
+/// takes), not a program reading JSON or a picture.
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|accept| {
+            accept
+                .split(',')
+                .next()
+                .is_some_and(|first| first.trim().starts_with("text/html"))
+        })
+}
+
 /// Axum middleware: lets the request through with its [`Principal`] in the
 /// extensions, or answers 401 / UNAUTHENTICATED.
 pub async fn require(State(gate): State<Gate>, mut request: Request, next: Next) -> Response {
-    match gate.tokens.check(gate.role, request.headers()) {
+    match gate
+        .tokens
+        .check_request(gate.role, request.method(), request.headers())
+    {
         Ok(Some(principal)) => {
             request.extensions_mut().insert(principal);
             next.run(request).await
@@ -334,6 +396,18 @@ pub async fn require(State(gate): State<Gate>, mut request: Request, next: Next)
                 path = %request.uri().path(),
                 "request refused: not authenticated"
             );
+            if gate.role == Role::Read && reads(request.method()) && wants_html(request.headers()) {
+                // A browser on a UI page (or GraphiQL): the token form.
+                let next = request
+                    .uri()
+                    .path_and_query()
+                    .map_or("/", |path| path.as_str());
+                let message = match refusal {
+                    Refusal::Unknown => "That is not a known read token: try another.",
+                    _ => "This server shows its graph to holders of a read token.",
+                };
+                return provgraph_api::token_page(next, message);
+            }
             refused(&gate, request.headers(), &refusal)
         }
     }
@@ -477,6 +551,59 @@ mod tests {
             "tokens are random"
         );
         assert!(other.contains("[[read]]"));
+    }
+
+    #[test]
+    fn the_ui_cookie_carries_a_read_token_for_reads_only() {
+        let tokens = Tokens::from_toml(
+            "[[read]]\nname = \"auditor\"\ntoken = \"rrrrrrrrrrrrrrrrrrrr\"\n\
+             [[ingest]]\nname = \"ci\"\ntoken = \"iiiiiiiiiiiiiiiiiiii\"\n",
+        )
+        .unwrap();
+        let cookie = |value: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::COOKIE, HeaderValue::from_str(value).unwrap());
+            h
+        };
+        let get = http::Method::GET;
+        let good = cookie("theme=dark; provgraph_read=rrrrrrrrrrrrrrrrrrrr");
+        assert_eq!(
+            tokens
+                .check_request(Role::Read, &get, &good)
+                .unwrap()
+                .unwrap()
+                .name(),
+            "auditor"
+        );
+        assert_eq!(
+            tokens.check_request(Role::Read, &http::Method::POST, &good),
+            Err(Refusal::Missing),
+            "never for a POST"
+        );
+        let ingest = cookie("provgraph_read=iiiiiiiiiiiiiiiiiiii");
+        assert_eq!(
+            tokens.check_request(Role::Ingest, &get, &ingest),
+            Err(Refusal::Missing),
+            "never for the ingest role"
+        );
+        assert_eq!(
+            tokens.check_request(Role::Read, &get, &ingest),
+            Err(Refusal::Unknown)
+        );
+        assert_eq!(
+            tokens.check_request(Role::Read, &get, &cookie("provgraph_read=")),
+            Err(Refusal::Missing)
+        );
+        // A bearer header, when sent, is what counts.
+        let mut both = good.clone();
+        both.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer wrong-wrong-wrong"),
+        );
+        assert_eq!(
+            tokens.check_request(Role::Read, &get, &both),
+            Err(Refusal::Unknown)
+        );
     }
 
     #[test]

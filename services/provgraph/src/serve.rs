@@ -398,7 +398,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .merge(metrics)
         .layer(gate(Role::Read, Wire::Json))
         .merge(api_parts.write.layer(gate(Role::Ingest, Wire::Json)))
-        .merge(api_parts.open.clone());
+        .merge(api_parts.open.clone())
+        .merge(api_parts.ui_open);
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {

@@ -12,9 +12,11 @@
 //! Switches: `PROVGRAPH_LONG=1` (long variants of faults, floods, replicas),
 //! `PROVGRAPH_SKIP_POSTGRES=1`, `PROVGRAPH_REQUIRE_FAULTS=1`,
 //! `PROVGRAPH_REQUIRE_REGISTRY=1`, `PROVGRAPH_REQUIRE_GRAPHVIZ=1`,
+//! `PROVGRAPH_REQUIRE_CHROMIUM=1`,
 //! `PROVGRAPH_REQUIRE_CONFORMANCE=1`
 //! (`PROVGRAPH_CONFORMANCE_DIR`), `PROVGRAPH_TEST_POSTGRES_URL`.
 
+mod browser;
 mod support;
 
 mod compose;
@@ -33,4 +35,5 @@ mod registry;
 mod replicas;
 mod sdk;
 mod security;
+mod ui;
 mod vulns;
