@@ -1,6 +1,7 @@
 //! The GraphQL API: `POST /graphql` (JSON in, JSON out), GraphiQL on
 //! `GET /graphql`, `GET /healthz` (the process serves) and `GET /readyz`
-//! (the database answers).
+//! (the database answers); `GET /v1/verdict/DIGEST` (`verdict.rs`) and the
+//! `events` subscription over WebSocket at `/graphql/ws` (`events.rs`).
 //!
 //! Resolvers stay thin: they normalize arguments with the model's key rules
 //! and call the store. Queries are bounded by depth, complexity, a time
@@ -10,11 +11,14 @@
 //! metered; at most a few queries run at once, so that queries cannot take
 //! every worker thread from the other listeners.
 
+pub mod events;
 mod evidence;
 mod guard;
 mod picture;
 mod schema;
 mod time;
+pub mod verdict;
+pub mod ws;
 
 use std::time::Duration;
 
@@ -102,7 +106,15 @@ struct ApiState {
 /// `policy`.
 pub fn router(store: Store, limits: ApiLimits, policy: Arc<TrustPolicy>) -> Router {
     let parts = routers(store, limits, policy);
-    parts.read.merge(parts.write).merge(parts.open)
+    let subscriptions = ws::router(
+        &parts.events,
+        std::sync::Arc::new(|_: &axum::http::HeaderMap| true),
+    );
+    parts
+        .read
+        .merge(parts.write)
+        .merge(parts.open)
+        .merge(subscriptions)
 }
 
 /// The API's routes by what access they need, for the binary to put each
@@ -114,12 +126,25 @@ pub struct ApiRouters {
     pub write: Router,
     /// `/healthz`, `/readyz`: for orchestrators, never gated.
     pub open: Router,
+    /// Outbox rows as CloudEvents, for the webhook dispatcher; its
+    /// [`events::Events::start`] runs the verdict tracker and the feed of
+    /// the `events` subscription, which [`ws::router`] serves.
+    pub events: events::Events,
 }
 
 /// See [`ApiRouters`].
 pub fn routers(store: Store, limits: ApiLimits, policy: Arc<TrustPolicy>) -> ApiRouters {
+    let feed = events::EventFeed::default();
+    let schema = schema::build_schema_with(store.clone(), limits.clone(), feed.clone());
+    let events = events::Events {
+        store: store.clone(),
+        verdicts: verdict::Verdicts {
+            schema: schema.clone(),
+        },
+        feed,
+    };
     let state = ApiState {
-        schema: build_schema(store.clone(), limits.clone()),
+        schema,
         store: store.clone(),
         slots: Arc::new(tokio::sync::Semaphore::new(
             limits.max_concurrent_queries.max(1),
@@ -137,12 +162,18 @@ pub fn routers(store: Store, limits: ApiLimits, policy: Arc<TrustPolicy>) -> Api
     let read = Router::new()
         .route("/graphql", get(graphiql).post(graphql))
         .route("/v1/lineage", get(picture::get_lineage))
+        .route("/v1/verdict/{digest}", get(verdict::get_verdict))
         .with_state(state.clone());
     let open = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .with_state(state);
-    ApiRouters { read, write, open }
+    ApiRouters {
+        read,
+        write,
+        open,
+        events,
+    }
 }
 
 /// Largest GraphQL request body.
