@@ -322,34 +322,6 @@ impl Dispatcher {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// RFC 4231 test cases 2 and 6 (a key longer than the block).
-    #[test]
-    fn hmac_matches_rfc_4231() {
-        assert_eq!(
-            hex::encode(hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
-        assert_eq!(
-            hex::encode(hmac_sha256(
-                &[0xaa; 131],
-                b"Test Using Larger Than Block-Size Key - Hash Key First"
-            )),
-            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
-        );
-    }
-
-    #[test]
-    fn endpoints_are_plain_http() {
-        assert!(check_endpoints(&["http://127.0.0.1:9/hook".into()]).is_ok());
-        assert!(check_endpoints(&["https://example.com/hook".into()]).is_err());
-        assert!(check_endpoints(&["not a url".into()]).is_err());
-    }
-}
-
 /// A workload counts as running while its image was seen this recently.
 pub const RUNNING_WINDOW: Duration = Duration::from_secs(600);
 
@@ -388,4 +360,32 @@ pub async fn running_text(store: &Store) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 4231 test cases 2 and 6 (a key longer than the block).
+    #[test]
+    fn hmac_matches_rfc_4231() {
+        assert_eq!(
+            hex::encode(hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        assert_eq!(
+            hex::encode(hmac_sha256(
+                &[0xaa; 131],
+                b"Test Using Larger Than Block-Size Key - Hash Key First"
+            )),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+    }
+
+    #[test]
+    fn endpoints_are_plain_http() {
+        assert!(check_endpoints(&["http://127.0.0.1:9/hook".into()]).is_ok());
+        assert!(check_endpoints(&["https://example.com/hook".into()]).is_err());
+        assert!(check_endpoints(&["not a url".into()]).is_err());
+    }
 }

@@ -77,7 +77,7 @@ impl Event {
 #[derive(Default)]
 pub struct EventSubscription;
 
-#[Subscription]
+#[Subscription(name = "Subscription")]
 impl EventSubscription {
     /// Events as they are committed (CloudEvents attributes; `data` as
     /// for webhooks), only those of `types` when given (e.g.
