@@ -161,17 +161,20 @@ impl Events {
             .filter(|row| row.kind != EventKind::VerdictChanged)
             .map(|row| row.subject.as_str())
             .collect();
+        // Computed one by one (reads), stored in one transaction: one
+        // write (and one take of the outbox's commit-order lock) per batch.
+        let mut computed = Vec::with_capacity(digests.len());
         for digest in digests {
             match self.verdicts.of(digest).await {
-                Ok(answer) => self
-                    .store
-                    .set_verdict(digest, &answer.verdict)
-                    .await
-                    .map_err(store_error)?,
+                Ok(answer) => computed.push((digest.to_string(), answer.verdict)),
                 Err(crate::verdict::VerdictError::Malformed(_)) => {}
                 Err(crate::verdict::VerdictError::Unavailable(why)) => return Err(why),
             }
         }
+        self.store
+            .set_verdicts(&computed)
+            .await
+            .map_err(store_error)?;
         self.store
             .advance_event_cursor(TRACKER, last)
             .await

@@ -115,14 +115,17 @@ impl Store {
         Ok(())
     }
 
-    /// Records `verdict` (a GraphQL `Verdict` name) as the artifact's
-    /// current one; when it is new or differs, a verdict.changed event is
-    /// written in the same transaction.
-    pub async fn set_verdict(&self, artifact: &str, verdict: &str) -> Result<(), StoreError> {
+    /// Records each (artifact, verdict) (a GraphQL `Verdict` name) as the
+    /// artifact's current one, in one transaction; when one is new or
+    /// differs, a verdict.changed event is written in that transaction.
+    pub async fn set_verdicts(&self, verdicts: &[(String, String)]) -> Result<(), StoreError> {
+        if verdicts.is_empty() {
+            return Ok(());
+        }
         let now = now_millis();
         on_db!(
             self,
-            write | tx | outbox::set_verdict(&mut tx, artifact, verdict, now)
+            write | tx | outbox::set_verdicts(&mut tx, verdicts, now)
         );
         Ok(())
     }

@@ -69,14 +69,20 @@ pub(crate) async fn advance(conn: &mut Conn, endpoint: &str, upto: i64) -> sqlx:
     Ok(())
 }
 
-/// Stores `verdict` as the artifact's current verdict; the triggers write
-/// a verdict.changed event when it is new or differs.
-pub(crate) async fn set_verdict(
+/// Stores each (artifact, verdict) as the artifact's current verdict; the
+/// triggers write a verdict.changed event when it is new or differs.
+pub(crate) async fn set_verdicts(
     conn: &mut Conn,
-    artifact: &str,
-    verdict: &str,
+    verdicts: &[(String, String)],
     now: i64,
 ) -> sqlx::Result<()> {
+    for (artifact, verdict) in verdicts {
+        set_verdict(conn, artifact, verdict, now).await?;
+    }
+    Ok(())
+}
+
+async fn set_verdict(conn: &mut Conn, artifact: &str, verdict: &str, now: i64) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO artifact_verdicts (artifact_key, verdict, updated) VALUES ($1, $2, $3) \
          ON CONFLICT (artifact_key) DO UPDATE SET verdict = excluded.verdict, updated = excluded.updated \
