@@ -133,9 +133,13 @@ impl Events {
                     tracing::warn!(error = %err, "cannot prune the events outbox");
                 }
             }
+            let started = tokio::time::Instant::now();
             match self.track_once(cursor).await {
                 Ok(Some(next)) => {
                     cursor = next;
+                    // At most half of one core: a flood of new images
+                    // must not take the CPU ingest needs.
+                    tokio::time::sleep(started.elapsed()).await;
                     continue;
                 }
                 Ok(None) => {}
