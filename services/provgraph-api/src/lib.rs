@@ -1,6 +1,7 @@
 //! The GraphQL API: `POST /graphql` (JSON in, JSON out), GraphiQL on
 //! `GET /graphql`, `GET /healthz` (the process serves) and `GET /readyz`
-//! (the database answers).
+//! (the database answers); `GET /v1/verdict/DIGEST` (`verdict.rs`) and the
+//! `events` subscription over WebSocket at `/graphql/ws` (`events.rs`).
 //!
 //! Resolvers stay thin: they normalize arguments with the model's key rules
 //! and call the store. Queries are bounded by depth, complexity, a time
@@ -10,12 +11,15 @@
 //! metered; at most a few queries run at once, so that queries cannot take
 //! every worker thread from the other listeners.
 
+pub mod events;
 mod evidence;
 mod guard;
 mod picture;
 mod schema;
 mod time;
 mod ui;
+pub mod verdict;
+pub mod ws;
 
 use std::time::Duration;
 
@@ -103,11 +107,16 @@ struct ApiState {
 /// `policy`.
 pub fn router(store: Store, limits: ApiLimits, policy: Arc<TrustPolicy>) -> Router {
     let parts = routers(store, limits, policy);
+    let subscriptions = ws::router(
+        &parts.events,
+        std::sync::Arc::new(|_: &axum::http::HeaderMap| true),
+    );
     parts
         .read
         .merge(parts.write)
         .merge(parts.open)
         .merge(parts.ui_open)
+        .merge(subscriptions)
 }
 
 /// The API's routes by what access they need, for the binary to put each
@@ -123,12 +132,25 @@ pub struct ApiRouters {
     /// The web UI's assets and its read-token form (`POST /ui/token`, which
     /// carries the token itself): never gated, they hold no data.
     pub ui_open: Router,
+    /// Outbox rows as CloudEvents, for the webhook dispatcher; its
+    /// [`events::Events::start`] runs the verdict tracker and the feed of
+    /// the `events` subscription, which [`ws::router`] serves.
+    pub events: events::Events,
 }
 
 /// See [`ApiRouters`].
 pub fn routers(store: Store, limits: ApiLimits, policy: Arc<TrustPolicy>) -> ApiRouters {
+    let feed = events::EventFeed::default();
+    let schema = schema::build_schema_with(store.clone(), limits.clone(), feed.clone());
+    let events = events::Events {
+        store: store.clone(),
+        verdicts: verdict::Verdicts {
+            schema: schema.clone(),
+        },
+        feed,
+    };
     let state = ApiState {
-        schema: build_schema(store.clone(), limits.clone()),
+        schema,
         store: store.clone(),
         slots: Arc::new(tokio::sync::Semaphore::new(
             limits.max_concurrent_queries.max(1),
@@ -147,6 +169,7 @@ pub fn routers(store: Store, limits: ApiLimits, policy: Arc<TrustPolicy>) -> Api
         .route("/graphql", get(ui::graphiql).post(graphql))
         .route("/v1/lineage", get(picture::get_lineage))
         .merge(ui::read_routes())
+        .route("/v1/verdict/{digest}", get(verdict::get_verdict))
         .with_state(state.clone());
     let open = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
@@ -157,6 +180,7 @@ pub fn routers(store: Store, limits: ApiLimits, policy: Arc<TrustPolicy>) -> Api
         write,
         open,
         ui_open: ui::open_routes(),
+        events,
     }
 }
 

@@ -12,6 +12,7 @@ mod error;
 mod index;
 pub mod ingest;
 mod lineage;
+pub mod outbox;
 mod plan;
 mod rows;
 mod sightings;

@@ -8,12 +8,14 @@
 mod auth;
 mod connections;
 mod emit;
+mod gate;
 mod import;
 mod listen;
 mod osv_import;
 mod serve;
 #[cfg(test)]
 mod tidy;
+mod webhooks;
 
 use std::process::ExitCode;
 
@@ -50,6 +52,9 @@ enum Command {
     /// Send one CI build span (commit, repository, branch, run id, go.mod,
     /// image digests) over OTLP, optionally around a command: `-- CMD ARGS...`.
     Emit(emit::EmitArgs),
+    /// Ask the server for a digest's audit verdict: exit 0 when it is one of
+    /// --require, 1 when not, 2 when it cannot tell.
+    Gate(gate::GateArgs),
     /// Make a new random bearer token and print it with the token-file
     /// entry (its SHA-256) to add to `--tokens`.
     Token(auth::TokenArgs),
@@ -73,6 +78,7 @@ fn main() -> ExitCode {
         Command::Reverify(args) => import::reverify(args),
         Command::Discover(args) => import::discover(args),
         Command::Emit(args) => emit::main(args),
+        Command::Gate(args) => gate::main(args),
         Command::Token(args) => match auth::new_token(&args) {
             Ok(text) => {
                 print!("{text}");

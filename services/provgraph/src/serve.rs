@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::auth::{self, Gate, Role, Tokens, Wire};
 use crate::listen::{self, ListenCounters, ListenLimits};
+use crate::webhooks;
 use clap::Args;
 use provgraph_api::ApiLimits;
 use provgraph_collector::admission::{self, Admission};
@@ -128,10 +129,22 @@ pub struct ServeArgs {
     /// `Evidence.traceUrl` in GraphQL.
     #[arg(long, env = "PROVGRAPH_TRACE_URL_TEMPLATE")]
     trace_url_template: Option<String>,
+    /// Post every event (CloudEvents 1.0, structured JSON) to this URL;
+    /// repeatable (env: comma-separated). Plain http:// only.
+    #[arg(long = "webhook", env = "PROVGRAPH_WEBHOOKS", value_delimiter = ',')]
+    webhooks: Vec<String>,
+    /// Sign each webhook delivery: `X-Provgraph-Signature: sha256=<hex
+    /// HMAC-SHA256 of the body under this secret>`.
+    #[arg(long, env = "PROVGRAPH_WEBHOOK_SECRET", hide_env_values = true)]
+    webhook_secret: Option<String>,
+    /// A webhook delivery still failing this long after its first try is
+    /// given up (counted in provgraph_webhook_given_up_total). A duration.
+    #[arg(long, env = "PROVGRAPH_WEBHOOK_RETRY_HORIZON", default_value = "1h", value_parser = parse_duration)]
+    webhook_retry_horizon: Duration,
 }
 
 /// A duration as `NUMBER` + `ms`, `s`, `m`, `h` or `d` (`30s`, `30d`).
-fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())
@@ -374,32 +387,61 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let http_router = provgraph_collector::http::router(collector.clone(), admission.clone())
         .layer(gate(Role::Ingest, Wire::Otlp));
     let listen_counters: [Arc<ListenCounters>; 3] = Default::default();
-    let metrics = {
-        let collector = collector.clone();
-        let admission = admission.clone();
-        let listen_counters = listen_counters.clone();
-        let store = store.clone();
-        axum::Router::new().route(
-            "/metrics",
-            axum::routing::get(move || async move {
-                let mut text = metrics_text(&collector, &admission, &listen_counters);
-                text.push_str(&store.sighting_metrics());
-                text
-            }),
-        )
-    };
     let api_limits = ApiLimits {
         trace_url_template: args.trace_url_template.clone(),
         ..ApiLimits::default()
     };
     let api_parts = provgraph_api::routers(store.clone(), api_limits, policy);
+    // The verdict tracker and the subscription feed, then one webhook
+    // dispatcher per endpoint: all read the outbox, none is on the ingest path.
+    webhooks::check_endpoints(&args.webhooks)?;
+    let mut event_tasks = api_parts
+        .events
+        .start()
+        .await
+        .map_err(|err| format!("cannot start the event feeds: {err}"))?;
+    let (webhook_tasks, webhook_metrics) = webhooks::start(
+        store.clone(),
+        api_parts.events.clone(),
+        &args.webhooks,
+        webhooks::WebhookConfig {
+            retry_horizon: args.webhook_retry_horizon,
+            secret: args.webhook_secret.clone(),
+        },
+    )
+    .await?;
+    event_tasks.extend(webhook_tasks);
+    let metrics = {
+        let collector = collector.clone();
+        let admission = admission.clone();
+        let listen_counters = listen_counters.clone();
+        let store = store.clone();
+        let webhook_metrics = webhook_metrics.clone();
+        axum::Router::new().route(
+            "/metrics",
+            axum::routing::get(move || async move {
+                let mut text = metrics_text(&collector, &admission, &listen_counters);
+                text.push_str(&store.sighting_metrics());
+                text.push_str(&webhook_metrics.text());
+                text.push_str(&webhooks::running_text(&store).await);
+                text
+            }),
+        )
+    };
     let api_router = api_parts
         .read
         .merge(metrics)
         .layer(gate(Role::Read, Wire::Json))
         .merge(api_parts.write.layer(gate(Role::Ingest, Wire::Json)))
         .merge(api_parts.open.clone())
-        .merge(api_parts.ui_open);
+        .merge(api_parts.ui_open)
+        .merge(provgraph_api::ws::router(&api_parts.events, {
+            // The header, or connection_init's payload (browsers).
+            let tokens = tokens.clone();
+            Arc::new(move |headers: &axum::http::HeaderMap| {
+                tokens.check(Role::Read, headers).is_ok()
+            })
+        }));
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
@@ -506,6 +548,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     store.close().await;
     sightings.abort();
     matcher.abort();
+    for task in event_tasks {
+        task.abort();
+    }
     if failed.is_empty() {
         tracing::info!("stopped");
         Ok(())

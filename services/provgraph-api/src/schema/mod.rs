@@ -12,11 +12,10 @@ mod modules;
 mod running;
 mod sightings;
 mod signatures;
+pub(crate) mod subscription;
 mod typed;
 
-use async_graphql::{
-    Context, EmptyMutation, EmptySubscription, Error, MergedObject, Result, Schema,
-};
+use async_graphql::{Context, EmptyMutation, Error, MergedObject, Result, Schema};
 use provgraph_model::NodeKind;
 use provgraph_store::{NodeRow, Store, StoreError};
 
@@ -35,7 +34,7 @@ pub struct Query(
 );
 
 /// The schema type served at /graphql.
-pub type ProvSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+pub type ProvSchema = Schema<Query, EmptyMutation, subscription::EventSubscription>;
 
 struct Api {
     store: Store,
@@ -63,24 +62,42 @@ fn store_error(err: StoreError) -> Error {
 
 /// Builds the schema over `store`, and starts loading its lineage index.
 pub fn build_schema(store: Store, limits: ApiLimits) -> ProvSchema {
+    build_schema_with(store, limits, subscription::EventFeed::default())
+}
+
+/// [`build_schema`] with the feed its `events` subscription follows.
+pub(crate) fn build_schema_with(
+    store: Store,
+    limits: ApiLimits,
+    feed: subscription::EventFeed,
+) -> ProvSchema {
     store.start_lineage_index();
-    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
-        .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity)
-        .extension(batch::PerRequest {
-            store: store.clone(),
-            limit: limits.max_list,
-        })
-        .extension(crate::guard::Metered)
-        .data(Api { store, limits })
-        .finish()
+    Schema::build(
+        Query::default(),
+        EmptyMutation,
+        subscription::EventSubscription,
+    )
+    .limit_depth(limits.max_depth)
+    .limit_complexity(limits.max_complexity)
+    .extension(batch::PerRequest {
+        store: store.clone(),
+        limit: limits.max_list,
+    })
+    .extension(crate::guard::Metered)
+    .data(Api { store, limits })
+    .data(feed)
+    .finish()
 }
 
 /// The SDL of the schema.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
-        .finish()
-        .sdl()
+    Schema::build(
+        Query::default(),
+        EmptyMutation,
+        subscription::EventSubscription,
+    )
+    .finish()
+    .sdl()
 }
 
 fn normalize(kind: NodeKind, raw: &str) -> Result<String> {

@@ -12,6 +12,8 @@ pub(crate) mod edge_log;
 mod gc;
 #[path = "index_members.rs"]
 pub(crate) mod index_members;
+#[path = "outbox.rs"]
+pub(crate) mod outbox;
 #[path = "reads.rs"]
 pub(crate) mod reads;
 #[path = "sboms.rs"]

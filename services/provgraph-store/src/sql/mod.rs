@@ -2,7 +2,7 @@
 //!
 //! Each area is an ordinary file (`writes.rs`, `gc.rs`, `signatures.rs`,
 //! `index_members.rs`, `sboms.rs`, `reads.rs`, `snapshot.rs`, `edge_log.rs`,
-//! `sightings.rs`, `vulns.rs`, `vuln_reads.rs`)
+//! `sightings.rs`, `vulns.rs`, `vuln_reads.rs`, `outbox.rs`)
 //! written against `super::Db` and `super::Conn`. `areas.rs` lists them;
 //! `sqlite.rs` and `postgres.rs` each mount `areas.rs` with `#[path]` and
 //! their own `Db`, so both databases run the same SQL text and cannot drift

@@ -25,6 +25,7 @@ mod crash;
 mod dialects;
 mod emit;
 mod errors;
+mod events;
 mod evidence;
 mod examples;
 mod faults;
