@@ -31,8 +31,8 @@ pub use error::StoreError;
 pub use index::{LOG_RETENTION, LineagePage, POLL_EVERY, PageRequest};
 pub use lineage::{Direction, LineageLimits, Subgraph};
 pub use rows::{
-    AttrRow, EdgeRow, EvidenceBody, EvidenceRow, IndexListing, IndexMember, NodeRow, ProofRow,
-    SignatureRecord, SignatureRow, Snapshot,
+    AttrRow, EdgeRow, EvidenceBody, EvidenceQuota, EvidenceRow, IndexListing, IndexMember,
+    NewEvidenceBody, NodeRow, ProofRow, SignatureRecord, SignatureRow, Snapshot,
 };
 pub use sightings::{
     MAX_REMEMBERED_TRACES, PairKey, PruneStats, Routed, SightingConfig, SightingRow,
@@ -251,15 +251,19 @@ impl Store {
         self.commit_routed(&routed, now).await.map(|_| ())
     }
 
-    /// Stores signature records in one transaction; returns their row ids.
+    /// Stores one piece of evidence (its body once, within `quota` when no
+    /// signature of it verified) and its signature records, one per
+    /// subject, in one transaction; returns the records' row ids.
     pub async fn write_signatures(
         &self,
+        body: &NewEvidenceBody,
+        quota: &EvidenceQuota,
         records: &[SignatureRecord],
     ) -> Result<Vec<i64>, StoreError> {
         let now = now_millis();
         let ids = on_db!(
             self,
-            write | tx | signatures::write_signatures(&mut tx, records, now)
+            write | tx | signatures::write_signatures(&mut tx, body, quota, records, now)
         );
         self.index.committed();
         Ok(ids)
