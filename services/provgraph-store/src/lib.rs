@@ -467,6 +467,23 @@ impl Store {
         ))
     }
 
+    /// Who asserted the edges, at most `per_edge` rows of each (oldest
+    /// first), with each edge's count of rows (edges with none left out).
+    pub async fn evidence_capped(
+        &self,
+        edge_ids: &[i64],
+        per_edge: usize,
+    ) -> Result<(Vec<EvidenceRow>, Vec<(i64, i64)>), StoreError> {
+        if edge_ids.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let per_edge = i64::try_from(per_edge).unwrap_or(i64::MAX);
+        Ok(on_db!(
+            self,
+            read | conn | reads::evidence_capped(conn, edge_ids, per_edge)
+        ))
+    }
+
     /// Who asserted the edges.
     pub async fn evidence(&self, edge_ids: &[i64]) -> Result<Vec<EvidenceRow>, StoreError> {
         if edge_ids.is_empty() {
