@@ -73,6 +73,7 @@ pub(crate) async fn post_evidence(
             Json(answer).into_response()
         }
         Err(ImportError::Invalid(message)) => error(ErrorKind::InvalidArgument, message),
+        Err(ImportError::TooLarge(message)) => error(ErrorKind::TooLarge, message),
         Err(ImportError::Store(err)) => store_failed(err),
     }
 }

@@ -5,7 +5,9 @@
 //! tonic reports some client errors with codes exporters mishandle: an
 //! over-long message as OUT_OF_RANGE (which exporters retry forever) and
 //! malformed protobuf or compression as INTERNAL. [`remap_status`] turns them
-//! into RESOURCE_EXHAUSTED and INVALID_ARGUMENT, as OTLP asks.
+//! into RESOURCE_EXHAUSTED and INVALID_ARGUMENT, as OTLP asks. tonic also
+//! decodes any body as protobuf whatever its `Content-Type`;
+//! [`require_grpc`] refuses what is not `application/grpc` first.
 
 use provgraph_otlp::services::*;
 use provgraph_otlp::{ErrorKind, grpc_code};
@@ -98,6 +100,47 @@ pub fn routes(collector: Collector) -> tonic::service::Routes {
     tonic::service::Routes::new(service(receiver.collector))
         .add_service(metrics)
         .add_service(logs)
+}
+
+/// Axum middleware for the gRPC port: a request whose `Content-Type` is not
+/// `application/grpc` (or `application/grpc+proto`, `application/grpc;...`)
+/// is refused with 415 and gRPC INVALID_ARGUMENT naming what it sent,
+/// before its body is read (issue #13: an `application/json` body was
+/// decoded as protobuf). The gRPC specification asks for 415.
+pub async fn require_grpc(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let content_type = request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let essence = content_type
+        .as_deref()
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "application/grpc" || essence == "application/grpc+proto" {
+        return next.run(request).await;
+    }
+    let mut shown: String = content_type
+        .as_deref()
+        .unwrap_or("none")
+        .chars()
+        .take(64)
+        .collect();
+    if shown.is_empty() {
+        shown = "an empty one".into();
+    }
+    let message = format!(
+        "content type {shown:?} is not gRPC: this port takes application/grpc (OTLP/HTTP is on its own port)"
+    );
+    let mut response = crate::status::grpc_status(ErrorKind::UnsupportedMediaType, &message);
+    *response.status_mut() = ErrorKind::UnsupportedMediaType.http_status();
+    response
 }
 
 /// Rewrites tonic's status codes for client errors (see the module docs).

@@ -230,8 +230,11 @@ impl Collector {
     /// Extracts the facts of `request`, commits them, and answers; rejected
     /// spans and values are reported in `partial_success`.
     ///
-    /// With a `principal` (an authenticated sender), every trace id is
-    /// stored scoped by it (see [`provgraph_model::principal`]).
+    /// With a `principal` (an authenticated sender), every trace id and
+    /// build id is stored scoped by it (see [`provgraph_model::principal`]),
+    /// so a sender cannot attach facts to another sender's build, named or
+    /// provisional (issue #13, finding 6), and the sender of its spans is
+    /// the principal, not the free text of `service.name`.
     pub async fn export(
         &self,
         request: ExportTraceServiceRequest,
@@ -242,6 +245,10 @@ impl Collector {
         if let Some(principal) = principal {
             for facts in &mut extraction.facts {
                 facts.trace_id = principal.scope(&facts.trace_id);
+                if let Some(build) = &mut facts.build_id {
+                    build.key = principal.scope(&build.key);
+                }
+                facts.sender = principal.name().to_string();
             }
         }
         let accepted = self.commit(Signal::Traces, extraction).await?;

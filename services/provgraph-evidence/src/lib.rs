@@ -11,6 +11,8 @@
 //! ([`ImportError::Invalid`]) or the store.
 
 mod index;
+#[cfg(test)]
+mod limits_tests;
 mod record;
 mod sbom;
 mod vulns;
@@ -19,7 +21,7 @@ use std::sync::Arc;
 
 use provgraph_model::Principal;
 use provgraph_signatures::{TrustPolicy, VerificationResult, parse_evidence, verify_evidence};
-use provgraph_store::{SignatureRecord, Store, StoreError};
+use provgraph_store::{EvidenceQuota, NewEvidenceBody, SignatureRecord, Store, StoreError};
 use serde::Serialize;
 
 pub use index::{IndexPostError, parse_index};
@@ -28,14 +30,59 @@ pub use vulns::{COSIGN_VULN_PREDICATE, OPENVEX_PREDICATE, VulnSummary};
 /// Largest evidence body accepted, in bytes.
 pub const MAX_EVIDENCE_BYTES: usize = 16 * 1024 * 1024;
 
+/// Most bytes one piece of evidence may store, its body (once) and its rows
+/// per subject counted together (details, reason, signer, and each package
+/// an attested SBOM says every subject contains): past it the evidence is
+/// refused whole, nothing stored. With at most
+/// [`provgraph_signatures::MAX_SUBJECTS`] subjects a body of the largest
+/// size still fits; what does not is a predicate repeated per subject.
+pub const MAX_STORED_EVIDENCE_BYTES: usize = 32 * 1024 * 1024;
+
+/// Bytes counted per stored row beyond its text (keys, ids, times, index).
+const ROW_BYTES: usize = 128;
+
 /// Why evidence was not imported.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     /// The body is not evidence provgraph can read: nothing stored.
     #[error("{0}")]
     Invalid(String),
+    /// The evidence is past a limit (subjects per envelope, stored bytes per
+    /// request, the quota of unverified evidence): nothing stored.
+    #[error("{0}")]
+    TooLarge(String),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
+}
+
+impl From<StoreError> for ImportError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Quota(message) => ImportError::TooLarge(message),
+            err => ImportError::Store(err),
+        }
+    }
+}
+
+/// What `records` would store besides the body, in bytes (see
+/// [`MAX_STORED_EVIDENCE_BYTES`]).
+fn stored_bytes(records: &[SignatureRecord]) -> usize {
+    records
+        .iter()
+        .map(|r| {
+            ROW_BYTES
+                + r.details.len()
+                + r.reason.len()
+                + r.signer.as_ref().map_or(0, String::len)
+                + r.issuer.as_ref().map_or(0, String::len)
+                + r.facts.contains.len() * ROW_BYTES
+                + r.facts
+                    .contains
+                    .iter()
+                    .map(|(_, key)| key.len())
+                    .sum::<usize>()
+        })
+        .sum()
 }
 
 /// One result of an import: a signature's verification (verified or not)
@@ -177,8 +224,13 @@ pub async fn import_as(
     // Verification is CPU work (signatures, certificate chains): off the
     // async workers.
     let verified = tokio::task::spawn_blocking(move || {
-        let evidence = parse_evidence(text.as_bytes(), digest.as_deref())
-            .map_err(|err| ImportError::Invalid(err.to_string()))?;
+        let evidence = parse_evidence(text.as_bytes(), digest.as_deref()).map_err(|err| {
+            if err.is_too_large() {
+                ImportError::TooLarge(err.to_string())
+            } else {
+                ImportError::Invalid(err.to_string())
+            }
+        })?;
         let mut out = Vec::new();
         let mut predicates = Vec::new();
         for item in &evidence {
@@ -191,14 +243,14 @@ pub async fn import_as(
                 {
                     predicates.push((result.subject.clone(), kind.to_string(), predicate.clone()));
                 }
-                out.push((record::record(item, &result, &text), result));
+                out.push((record::record(item, &result), result));
             }
         }
-        Ok::<_, ImportError>((out, predicates))
+        Ok::<_, ImportError>((out, predicates, text))
     })
     .await
     .map_err(|err| ImportError::Invalid(format!("verification failed unexpectedly: {err}")))??;
-    let (verified, predicates) = verified;
+    let (verified, predicates, text) = verified;
     let mut records: Vec<SignatureRecord> =
         verified.iter().map(|(record, _)| record.clone()).collect();
     // A signed trace id names the build of that trace: the run id the trace
@@ -213,7 +265,32 @@ pub async fn import_as(
             record.facts.claims.push(record::run_claim(build));
         }
     }
-    store.write_signatures(&records).await?;
+    let stored = text.len() + stored_bytes(&records);
+    if stored > MAX_STORED_EVIDENCE_BYTES {
+        return Err(ImportError::TooLarge(format!(
+            "this evidence would store {stored} bytes (its body once and a row per subject); \
+             at most {MAX_STORED_EVIDENCE_BYTES} are stored per request, nothing stored"
+        )));
+    }
+    // The body once, for all its subjects (evidence always names one).
+    if let Some((_, first)) = verified.first() {
+        let body = NewEvidenceBody {
+            evidence_id: first.evidence_id.clone(),
+            subject: first.subject.clone(),
+            body: text,
+            verified: verified.iter().any(|(_, result)| result.verified),
+            principal: principal.map(|p| p.name().to_string()),
+        };
+        if let Err(err) = store
+            .write_signatures(&body, &EvidenceQuota::default(), &records)
+            .await
+        {
+            if matches!(err, StoreError::Quota(_)) {
+                tracing::warn!(principal = ?body.principal, evidence_id = %body.evidence_id, error = %err, "unverified evidence refused");
+            }
+            return Err(err.into());
+        }
+    }
     // A verified attestation of vulnerabilities or VEX: proofs about its
     // subject.
     for (subject, kind, predicate) in &predicates {

@@ -72,13 +72,9 @@ pub(crate) fn run_claim(run: String) -> (ProofOrigin, SourceClaims) {
     )
 }
 
-/// What the graph keeps of one verification result of `evidence`, whose
-/// body as received is `body`.
-pub(crate) fn record(
-    evidence: &Evidence,
-    result: &VerificationResult,
-    body: &str,
-) -> SignatureRecord {
+/// What the graph keeps of one verification result of `evidence` (its
+/// body is stored once for all its subjects, apart).
+pub(crate) fn record(evidence: &Evidence, result: &VerificationResult) -> SignatureRecord {
     let mut claims = Vec::new();
     if let Some(certificate) = &result.certificate {
         claims.push((
@@ -141,7 +137,6 @@ pub(crate) fn record(
             .clone()
             .or_else(|| evidence.predicate_type.clone()),
         details: details.to_string(),
-        body: body.to_string(),
     }
 }
 
@@ -213,7 +208,7 @@ mod tests {
     fn a_verified_keyless_signature_proves_what_its_certificate_and_annotations_say() {
         let evidence = evidence(serde_json::json!({"cicd.pipeline.run.id": 42}));
         let result = verified(&evidence);
-        let record = record(&evidence, &result, "BODY");
+        let record = record(&evidence, &result);
         let facts = &record.facts;
         assert_eq!(facts.subject, DIGEST);
         assert!(facts.verified && !facts.attestation);
@@ -239,7 +234,6 @@ mod tests {
         );
         assert_eq!(record.format, "COSIGN_SIGNATURE_LAYER");
         assert_eq!(record.method, "KEYLESS_CERTIFICATE");
-        assert_eq!(record.body, "BODY");
         let details: serde_json::Value = serde_json::from_str(&record.details).unwrap();
         assert_eq!(details["dockerReference"], "ghcr.io/acme/calc");
         assert_eq!(
@@ -254,7 +248,7 @@ mod tests {
         let results = verify_evidence(&evidence, &TrustPolicy::default());
         assert_eq!(results.len(), 1);
         assert!(!results[0].verified);
-        let record = record(&evidence, &results[0], "BODY");
+        let record = record(&evidence, &results[0]);
         assert!(!record.facts.verified && !record.trusted);
         assert_eq!(record.facts.claims, vec![], "claims of a forgery");
         assert_eq!(annotated_trace(&results[0]), None);
@@ -270,7 +264,7 @@ mod tests {
             certificate: None,
             ..verified(&evidence)
         };
-        let record = record(&evidence, &result, "");
+        let record = record(&evidence, &result);
         assert_eq!(record.facts.identity.as_deref(), Some("key:release-key"));
         assert_eq!(record.method, "PUBLIC_KEY_NO_LOG");
         assert_eq!(record.facts.claims, vec![]);

@@ -415,10 +415,26 @@ pub fn evidence(data: &[u8]) {
         return;
     }
     for digest in [None, Some(FUZZ_DIGEST)] {
-        let Ok(evidence) = parse_evidence(text.as_bytes(), digest) else {
-            continue;
+        let evidence = match parse_evidence(text.as_bytes(), digest) {
+            Ok(evidence) => evidence,
+            Err(err) => {
+                // Refused for a limit only when past it (issue #13).
+                if err.is_too_large() {
+                    assert!(err.to_string().contains("subjects"), "{err}");
+                }
+                continue;
+            }
         };
         for item in &evidence {
+            // The cap on subjects per envelope holds (the given digest may
+            // add one), and subjects are unique.
+            assert!(
+                item.subjects.len() <= provgraph_signatures::MAX_SUBJECTS + 1,
+                "{} subjects",
+                item.subjects.len()
+            );
+            let unique: std::collections::HashSet<&String> = item.subjects.iter().collect();
+            assert_eq!(unique.len(), item.subjects.len(), "duplicate subjects");
             assert!(
                 item.evidence_id.len() == 64 && is_lower_hex(&item.evidence_id),
                 "evidence id {:?}",

@@ -16,6 +16,14 @@ use serde::{Deserialize, Serialize};
 use crate::facts::{BuildChoice, Image, Sighting, SpanFacts};
 use crate::keys::{NodeKind, WorkloadIdentity};
 
+/// The attribute of a BUILD stored under a principal (tokens on): the
+/// token's name.
+pub const PRINCIPAL_ATTR: &str = "provgraph.principal";
+
+/// The attribute of a BUILD stored under a principal: its id as the sender
+/// sent it (the key is `NAME/ID`).
+pub const SENT_ID_ATTR: &str = "provgraph.build.sent_id";
+
 /// The kinds of edge; each points from what was made to what it was made from.
 // Numeric codes are stored: never reuse or renumber one. The doc comments
 // are the GraphQL schema's descriptions (feature `graphql`).
@@ -251,6 +259,17 @@ impl Derived {
         };
         let build_node = NodeRef::new(NodeKind::Build, &build.key);
         self.nodes.push(build_node.clone());
+        // With tokens on, a sender's trace and build ids are stored as
+        // `NAME/ID`: the build says whose it is and its id as sent.
+        if let (Some(principal), _) = crate::principal::split_scoped(&facts.trace_id)
+            && let Some(sent) = build
+                .key
+                .strip_prefix(principal)
+                .and_then(|rest| rest.strip_prefix('/'))
+        {
+            self.attr(&build_node, PRINCIPAL_ATTR, principal);
+            self.attr(&build_node, SENT_ID_ATTR, sent);
+        }
         if let Some(pipeline) = &facts.pipeline {
             self.attr(&build_node, "cicd.pipeline.name", pipeline);
         }

@@ -1,14 +1,35 @@
 //! [`EvidenceError`]: input that is not evidence, in one line. Below both
 //! the evidence parser and the cosign layer reader, which raise it.
 
-/// Input that is not evidence provgraph understands; one line saying why.
+/// Input that is not evidence provgraph understands, or evidence past a
+/// limit ([`EvidenceError::is_too_large`]); one line saying why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct EvidenceError(String);
+#[error("{message}")]
+pub struct EvidenceError {
+    message: String,
+    too_large: bool,
+}
 
 impl EvidenceError {
     pub(crate) fn new(message: impl Into<String>) -> Self {
-        Self(provgraph_model::one_line(&message.into()))
+        Self {
+            message: provgraph_model::one_line(&message.into()),
+            too_large: false,
+        }
+    }
+
+    /// Evidence that is well formed but past a limit (subjects per
+    /// envelope): the HTTP layer answers 413, not 400.
+    pub(crate) fn too_large(message: impl Into<String>) -> Self {
+        Self {
+            too_large: true,
+            ..Self::new(message)
+        }
+    }
+
+    /// True when the evidence was refused for a limit, not for its form.
+    pub fn is_too_large(&self) -> bool {
+        self.too_large
     }
 }
 

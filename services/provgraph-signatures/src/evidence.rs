@@ -18,6 +18,12 @@ use provgraph_model::Digest;
 pub use crate::error::EvidenceError;
 use crate::layer::{Layer, LayerKind};
 
+/// Most subjects one in-toto statement may name (entries of its `subject`
+/// list, counted before they are read): past it the evidence is refused
+/// whole, nothing stored (issue #13: one envelope naming 2,000 subjects
+/// stored its body 2,000 times). Each subject is one signature row.
+pub const MAX_SUBJECTS: usize = 256;
+
 /// The in-toto payload type of DSSE envelopes carrying statements.
 pub(crate) const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 
@@ -291,8 +297,16 @@ pub(crate) fn parse_statement(payload: &[u8]) -> Result<StatementInfo, EvidenceE
         .and_then(Value::as_array)
         .filter(|list| !list.is_empty())
         .ok_or_else(|| EvidenceError::new("in-toto statement has no subjects"))?;
+    if subject_list.len() > MAX_SUBJECTS {
+        return Err(EvidenceError::too_large(format!(
+            "in-toto statement names {} subjects; at most {MAX_SUBJECTS} are accepted, nothing stored",
+            subject_list.len()
+        )));
+    }
 
     let mut subjects = Vec::new();
+    // Seen digests, so that de-duplication stays linear in the subjects.
+    let mut seen = std::collections::HashSet::new();
     let mut annotations = BTreeMap::new();
     for (index, subject) in subject_list.iter().enumerate() {
         let digests = subject
@@ -318,7 +332,7 @@ pub(crate) fn parse_statement(payload: &[u8]) -> Result<StatementInfo, EvidenceE
                 .entry(digest.clone())
                 .or_insert_with(|| found.clone());
         }
-        if !subjects.contains(&digest) {
+        if seen.insert(digest.clone()) {
             subjects.push(digest);
         }
     }

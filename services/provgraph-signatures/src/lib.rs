@@ -37,7 +37,7 @@ mod verify;
 
 pub use cli::{VerifiedSummary, VerifyBundleArgs, VerifyBundleError, run_verify_bundle};
 pub use error::{BundleError, KeyError, Source, TrustError};
-pub use evidence::{Evidence, EvidenceError, EvidenceFormat, parse_evidence};
+pub use evidence::{Evidence, EvidenceError, EvidenceFormat, MAX_SUBJECTS, parse_evidence};
 pub use policy::{IdentityRule, PolicyError, PolicyKey, SubjectMatcher, TrustPolicy};
 pub use slsa::{SlsaSummary, summarize as slsa_summary};
 pub use verify::{CertificateClaims, SignatureMethod, VerificationResult, verify_evidence};

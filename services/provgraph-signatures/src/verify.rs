@@ -146,13 +146,19 @@ pub struct VerificationResult {
 pub fn verify_evidence(evidence: &Evidence, policy: &TrustPolicy) -> Vec<VerificationResult> {
     // An attestation's signature is the same for every subject its statement
     // names: check it once, then report it per subject.
-    let named = evidence.statement.as_ref().map(|s| s.subjects.as_slice());
+    // A set, so that checking every subject stays linear in the subjects.
+    let named: Option<std::collections::HashSet<&str>> = evidence
+        .statement
+        .as_ref()
+        .map(|s| s.subjects.iter().map(String::as_str).collect());
     let mut shared: Option<VerificationResult> = None;
     evidence
         .subjects
         .iter()
         .map(|subject| {
-            let is_named = named.is_some_and(|named| named.contains(subject));
+            let is_named = named
+                .as_ref()
+                .is_some_and(|named| named.contains(subject.as_str()));
             let result = match (&shared, is_named) {
                 (Some(result), true) => result.clone(),
                 _ => {

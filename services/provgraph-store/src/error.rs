@@ -49,6 +49,11 @@ pub enum StoreError {
     /// Span facts that cannot be serialized for storing.
     #[error("span facts cannot be encoded: {0}")]
     Encode(#[source] serde_json::Error),
+    /// A write the store's quota refuses (unverified evidence past
+    /// [`crate::EvidenceQuota`]): nothing of it was stored, and retrying will
+    /// not help until the quota is raised.
+    #[error("{0}")]
+    Quota(String),
     #[error("migrations failed: {0}")]
     Migrate(#[source] sqlx::migrate::MigrateError),
 }

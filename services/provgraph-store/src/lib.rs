@@ -32,8 +32,8 @@ pub use error::StoreError;
 pub use index::{LOG_RETENTION, LineagePage, POLL_EVERY, PageRequest};
 pub use lineage::{Direction, LineageLimits, Subgraph};
 pub use rows::{
-    AttrRow, EdgeRow, EvidenceBody, EvidenceRow, IndexListing, IndexMember, NodeRow, ProofRow,
-    SignatureRecord, SignatureRow, Snapshot,
+    AttrRow, EdgeRow, EvidenceBody, EvidenceQuota, EvidenceRow, IndexListing, IndexMember,
+    NewEvidenceBody, NodeRow, ProofRow, SignatureRecord, SignatureRow, Snapshot,
 };
 pub use sightings::{
     MAX_REMEMBERED_TRACES, PairKey, PruneStats, Routed, SightingConfig, SightingRow,
@@ -252,15 +252,19 @@ impl Store {
         self.commit_routed(&routed, now).await.map(|_| ())
     }
 
-    /// Stores signature records in one transaction; returns their row ids.
+    /// Stores one piece of evidence (its body once, within `quota` when no
+    /// signature of it verified) and its signature records, one per
+    /// subject, in one transaction; returns the records' row ids.
     pub async fn write_signatures(
         &self,
+        body: &NewEvidenceBody,
+        quota: &EvidenceQuota,
         records: &[SignatureRecord],
     ) -> Result<Vec<i64>, StoreError> {
         let now = now_millis();
         let ids = on_db!(
             self,
-            write | tx | signatures::write_signatures(&mut tx, records, now)
+            write | tx | signatures::write_signatures(&mut tx, body, quota, records, now)
         );
         self.index.committed();
         Ok(ids)
@@ -461,6 +465,23 @@ impl Store {
         Ok(on_db!(
             self,
             read | conn | index_members::indexes_of(conn, digest)
+        ))
+    }
+
+    /// Who asserted the edges, at most `per_edge` rows of each (oldest
+    /// first), with each edge's count of rows (edges with none left out).
+    pub async fn evidence_capped(
+        &self,
+        edge_ids: &[i64],
+        per_edge: usize,
+    ) -> Result<(Vec<EvidenceRow>, Vec<(i64, i64)>), StoreError> {
+        if edge_ids.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let per_edge = i64::try_from(per_edge).unwrap_or(i64::MAX);
+        Ok(on_db!(
+            self,
+            read | conn | reads::evidence_capped(conn, edge_ids, per_edge)
         ))
     }
 

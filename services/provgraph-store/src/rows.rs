@@ -61,8 +61,44 @@ pub struct SignatureRecord {
     pub predicate_type: Option<String>,
     /// JSON: certificate claims, SLSA summary, annotations.
     pub details: String,
+}
+
+/// One piece of evidence as received, stored once however many subjects
+/// it names (issue #13: it used to be stored once per subject).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewEvidenceBody {
+    /// SHA-256 (hex) of the evidence's canonical JSON.
+    pub evidence_id: String,
+    /// A subject it was imported for (`provgraph reverify` passes it again).
+    pub subject: String,
     /// The evidence as received.
     pub body: String,
+    /// Whether any of its signatures verified; unverified bodies count
+    /// against [`EvidenceQuota`].
+    pub verified: bool,
+    /// The token name that posted it, when tokens are on.
+    pub principal: Option<String>,
+}
+
+/// How many bytes of unverified evidence bodies the store keeps (issue #13:
+/// forgeries stay visible without becoming a storage attack). A new
+/// unverified body that would pass either is refused
+/// ([`crate::StoreError::Quota`]) and nothing of it is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EvidenceQuota {
+    /// All unverified bodies together.
+    pub unverified_bytes: u64,
+    /// Unverified bodies posted by one principal (tokens on).
+    pub unverified_bytes_per_principal: u64,
+}
+
+impl Default for EvidenceQuota {
+    fn default() -> Self {
+        EvidenceQuota {
+            unverified_bytes: 256 * 1024 * 1024,
+            unverified_bytes_per_principal: 64 * 1024 * 1024,
+        }
+    }
 }
 
 /// A stored signature or attestation.

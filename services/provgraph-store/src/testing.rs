@@ -96,6 +96,37 @@ impl TestDb {
         Store::connect(&self.url, &StoreOptions::default()).await
     }
 
+    /// How much the database takes, in bytes: SQLite's pages (the file with
+    /// what its write-ahead log adds), PostgreSQL's `pg_database_size`.
+    pub async fn size_bytes(&self) -> i64 {
+        match self.flavor {
+            Flavor::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.url)
+                    .await
+                    .expect("connect to the SQLite test database");
+                let (pages,): (i64,) = sqlx::query_as("PRAGMA page_count")
+                    .fetch_one(&mut conn)
+                    .await
+                    .expect("page count");
+                let (size,): (i64,) = sqlx::query_as("PRAGMA page_size")
+                    .fetch_one(&mut conn)
+                    .await
+                    .expect("page size");
+                pages * size
+            }
+            Flavor::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.url)
+                    .await
+                    .expect("connect to the PostgreSQL test database");
+                let (size,): (i64,) = sqlx::query_as("SELECT pg_database_size(current_database())")
+                    .fetch_one(&mut conn)
+                    .await
+                    .expect("database size");
+                size
+            }
+        }
+    }
+
     /// Drops the PostgreSQL database (the SQLite directory goes with the
     /// value). Call it at the end of a test; a failed test leaves the
     /// database behind for inspection.

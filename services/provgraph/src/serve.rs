@@ -383,6 +383,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             provgraph_collector::grpc::remap_status::<axum::body::Body>,
         ))
         .layer(admit())
+        .layer(axum::middleware::from_fn(
+            provgraph_collector::grpc::require_grpc,
+        ))
         .layer(gate(Role::Ingest, Wire::Grpc));
     let http_router = provgraph_collector::http::router(collector.clone(), admission.clone())
         .layer(gate(Role::Ingest, Wire::Otlp));

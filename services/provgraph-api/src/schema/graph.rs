@@ -123,8 +123,37 @@ pub struct Edge {
     pub(super) row: EdgeRow,
     pub(super) from: Node,
     pub(super) to: Node,
+    /// The first [`EVIDENCE_LOADED`] evidence rows and the count of all,
+    /// when loaded with the rest of an answer.
     pub(super) evidence: Option<Arc<Vec<Evidence>>>,
+    pub(super) evidence_count: Option<i64>,
     pub(super) proofs: Arc<Vec<Proof>>,
+}
+
+/// Evidence rows an edge shows unless `first` asks for another number
+/// (issue #13: one edge asserted by 100,001 traces answered 4.7 MB).
+pub const EVIDENCE_DEFAULT: usize = 100;
+
+/// Evidence rows loaded per edge with a whole answer; `first` past it reads
+/// the edge again.
+const EVIDENCE_LOADED: usize = EVIDENCE_DEFAULT;
+
+impl Edge {
+    /// The edge's first `first` evidence rows and the count of all.
+    async fn read_evidence(&self, ctx: &Context<'_>, first: usize) -> Result<(Vec<Evidence>, i64)> {
+        if let (Some(loaded), Some(count)) = (&self.evidence, self.evidence_count)
+            && (first <= loaded.len() || loaded.len() as i64 >= count)
+        {
+            return Ok((loaded.iter().take(first).cloned().collect(), count));
+        }
+        let (rows, counts) = api(ctx)
+            .store
+            .evidence_capped(&[self.row.id], first)
+            .await
+            .map_err(store_error)?;
+        let count = counts.first().map_or(0, |(_, count)| *count);
+        Ok((rows.into_iter().map(Evidence::from).collect(), count))
+    }
 }
 
 #[Object]
@@ -149,17 +178,26 @@ impl Edge {
         rfc3339(self.row.last_seen)
     }
 
-    /// Who asserted this edge, oldest first: says who, and how.
-    async fn evidence(&self, ctx: &Context<'_>) -> Result<Vec<Evidence>> {
-        if let Some(evidence) = &self.evidence {
-            return Ok(evidence.as_ref().clone());
+    /// Who asserted this edge, oldest first: says who, and how. At most
+    /// `first` (default 100, at most the list limit, 1,000) of them;
+    /// `evidenceCount` says how many there are.
+    async fn evidence(&self, ctx: &Context<'_>, first: Option<i32>) -> Result<Vec<Evidence>> {
+        let cap = api(ctx).limits.max_list;
+        let first = match first {
+            None => EVIDENCE_DEFAULT.min(cap),
+            Some(n) if n < 0 => return Err(Error::new("first must not be negative")),
+            Some(n) => (n as usize).min(cap),
+        };
+        Ok(self.read_evidence(ctx, first).await?.0)
+    }
+
+    /// How many evidence rows assert this edge (one per trace and span),
+    /// however many `evidence` lists.
+    async fn evidence_count(&self, ctx: &Context<'_>) -> Result<i64> {
+        if let Some(count) = self.evidence_count {
+            return Ok(count);
         }
-        let rows = api(ctx)
-            .store
-            .evidence(&[self.row.id])
-            .await
-            .map_err(store_error)?;
-        Ok(rows.into_iter().map(Evidence::from).collect())
+        Ok(self.read_evidence(ctx, 0).await?.1)
     }
 
     /// Signatures and attestations that prove (or, failing verification,
@@ -177,14 +215,9 @@ impl Edge {
         // A RUNS edge stands on a sighting row (telemetry's claim), not on
         // evidence rows.
         let claimed = self.row.kind == EdgeKind::Runs
-            || match &self.evidence {
-                Some(evidence) => !evidence.is_empty(),
-                None => !api(ctx)
-                    .store
-                    .evidence(&[self.row.id])
-                    .await
-                    .map_err(store_error)?
-                    .is_empty(),
+            || match self.evidence_count {
+                Some(count) => count > 0,
+                None => self.read_evidence(ctx, 0).await?.1 > 0,
             };
         let proven = self.proofs.iter().any(|p| p.signature.row.verified);
         Ok(match (claimed, proven) {
@@ -250,11 +283,18 @@ impl Subgraph {
             })
             .collect();
         let mut evidence: HashMap<i64, Vec<Evidence>> = HashMap::new();
+        let mut counts: HashMap<i64, i64> = HashMap::new();
         if want.evidence {
             let edge_ids: Vec<i64> = sub.edges.iter().map(|e| e.id).collect();
-            for row in api.store.evidence(&edge_ids).await.map_err(store_error)? {
+            let (rows, totals) = api
+                .store
+                .evidence_capped(&edge_ids, EVIDENCE_LOADED)
+                .await
+                .map_err(store_error)?;
+            for row in rows {
                 evidence.entry(row.edge_id).or_default().push(row.into());
             }
+            counts.extend(totals);
         }
         let mut proofs = if want.proofs {
             proofs_by_edge(api, &sub.edges).await?
@@ -272,6 +312,9 @@ impl Subgraph {
                     evidence: want
                         .evidence
                         .then(|| Arc::new(evidence.remove(&row.id).unwrap_or_default())),
+                    evidence_count: want
+                        .evidence
+                        .then(|| counts.get(&row.id).copied().unwrap_or(0)),
                     proofs: Arc::new(proofs.remove(&row.id).unwrap_or_default()),
                 })
             })
@@ -369,7 +412,9 @@ impl GraphQuery {
                 || edges.field("to").field("attributes").exists(),
             // `support` reads whether an edge has evidence: one query for
             // the whole answer rather than one per edge.
-            evidence: edges.field("evidence").exists() || edges.field("support").exists(),
+            evidence: edges.field("evidence").exists()
+                || edges.field("evidenceCount").exists()
+                || edges.field("support").exists(),
             proofs: edges.field("proofs").exists() || edges.field("support").exists(),
         };
         Subgraph::load(api, sub, want).await

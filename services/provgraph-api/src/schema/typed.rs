@@ -254,8 +254,29 @@ impl From<NodeRow> for Build {
 #[Object]
 impl Build {
     /// The build id (`cicd.pipeline.run.id`, `build.id`, else the trace id).
+    /// With ingest tokens on it is stored under the sender's token name,
+    /// `NAME/ID` (see `principal` and `sentId`), so one sender cannot attach
+    /// facts to another's build.
     async fn id(&self) -> &str {
         &self.row.key
+    }
+
+    /// The ingest token (its name) whose spans named this build, when
+    /// ingest is authenticated; null otherwise.
+    async fn principal(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        let values =
+            attribute_values(ctx, self.row.id, provgraph_model::derive::PRINCIPAL_ATTR).await?;
+        Ok(values.into_iter().next())
+    }
+
+    /// The build id as its sender sent it: `id` without the principal.
+    async fn sent_id(&self, ctx: &Context<'_>) -> Result<String> {
+        let values =
+            attribute_values(ctx, self.row.id, provgraph_model::derive::SENT_ID_ATTR).await?;
+        Ok(values
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| self.row.key.clone()))
     }
 
     async fn node(&self) -> Node {

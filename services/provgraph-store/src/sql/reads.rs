@@ -133,6 +133,48 @@ pub(crate) async fn attrs_of(conn: &mut Conn, ids: &[i64]) -> sqlx::Result<Vec<A
     Ok(out)
 }
 
+/// The first `per_edge` evidence rows of each edge (oldest first) and each
+/// edge's count of them: what an answer shows however many traces asserted
+/// an edge (issue #13: 100,001 traces on one edge made a 4.7 MB answer).
+pub(crate) async fn evidence_capped(
+    conn: &mut Conn,
+    edge_ids: &[i64],
+    per_edge: i64,
+) -> sqlx::Result<(Vec<EvidenceRow>, Vec<(i64, i64)>)> {
+    use sqlx::Row;
+    let mut rows = Vec::new();
+    let mut counts = Vec::new();
+    for chunk in edge_ids.chunks(CHUNK) {
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT edge_id, trace_id, span_id, sender, first_seen, last_seen, total FROM (\
+             SELECT edge_id, trace_id, span_id, sender, first_seen, last_seen, \
+             ROW_NUMBER() OVER (PARTITION BY edge_id ORDER BY first_seen, trace_id, span_id) AS place, \
+             COUNT(*) OVER (PARTITION BY edge_id) AS total \
+             FROM edge_evidence WHERE edge_id",
+        );
+        push_in_ids(&mut qb, chunk);
+        qb.push(") ranked WHERE place <= ");
+        qb.push_bind(per_edge);
+        qb.push(" ORDER BY edge_id, first_seen, trace_id, span_id");
+        for row in qb.build().fetch_all(&mut *conn).await? {
+            let edge_id: i64 = row.try_get(0)?;
+            let total: i64 = row.try_get(6)?;
+            if counts.last().is_none_or(|(last, _)| *last != edge_id) {
+                counts.push((edge_id, total));
+            }
+            rows.push(EvidenceRow {
+                edge_id,
+                trace_id: row.try_get(1)?,
+                span_id: row.try_get(2)?,
+                sender: row.try_get(3)?,
+                first_seen: row.try_get(4)?,
+                last_seen: row.try_get(5)?,
+            });
+        }
+    }
+    Ok((rows, counts))
+}
+
 pub(crate) async fn evidence_of(
     conn: &mut Conn,
     edge_ids: &[i64],

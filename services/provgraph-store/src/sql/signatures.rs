@@ -14,14 +14,87 @@ use crate::rows::{origin_from_name, origin_name};
 use crate::sql::CHUNK;
 use crate::{EvidenceBody, ProofRow, StoreError};
 
-/// Writes signature records (one transaction, the caller's): the
-/// signature rows, their nodes, and the edges they state or prove.
-/// Proofs a record gave before and no longer gives are withdrawn.
+/// Stores an evidence body once (one transaction, the caller's): a body
+/// already stored only has its `verified` flag updated; a new unverified
+/// one is refused when it would pass `quota`.
+async fn write_body(
+    conn: &mut Conn,
+    body: &crate::NewEvidenceBody,
+    quota: &crate::EvidenceQuota,
+    now: i64,
+) -> Result<(), StoreError> {
+    let stored: Option<(i64,)> =
+        sqlx::query_as("SELECT bytes FROM evidence_bodies WHERE evidence_id = $1")
+            .bind(body.evidence_id.clone())
+            .fetch_optional(&mut *conn)
+            .await?;
+    if stored.is_some() {
+        sqlx::query("UPDATE evidence_bodies SET verified = $2 WHERE evidence_id = $1")
+            .bind(body.evidence_id.clone())
+            .bind(i16::from(body.verified))
+            .execute(&mut *conn)
+            .await?;
+        return Ok(());
+    }
+    let bytes = body.body.len() as u64;
+    if !body.verified {
+        let (all,): (i64,) = sqlx::query_as(
+            "SELECT CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM evidence_bodies WHERE verified = 0",
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        if all.max(0) as u64 + bytes > quota.unverified_bytes {
+            return Err(StoreError::Quota(format!(
+                "the quota of unverified evidence ({} bytes, all senders) is spent: \
+                 {all} bytes stored, this body is {bytes}; nothing stored",
+                quota.unverified_bytes
+            )));
+        }
+        if let Some(principal) = &body.principal {
+            let (mine,): (i64,) = sqlx::query_as(
+                "SELECT CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM evidence_bodies \
+                 WHERE verified = 0 AND principal = $1",
+            )
+            .bind(principal.clone())
+            .fetch_one(&mut *conn)
+            .await?;
+            if mine.max(0) as u64 + bytes > quota.unverified_bytes_per_principal {
+                return Err(StoreError::Quota(format!(
+                    "the quota of unverified evidence of {principal} ({} bytes) is spent: \
+                     {mine} bytes stored, this body is {bytes}; nothing stored",
+                    quota.unverified_bytes_per_principal
+                )));
+            }
+        }
+    }
+    sqlx::query(
+        "INSERT INTO evidence_bodies (evidence_id, subject, body, bytes, verified, principal, first_seen) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(body.evidence_id.clone())
+    .bind(body.subject.clone())
+    .bind(body.body.clone())
+    .bind(bytes as i64)
+    .bind(i16::from(body.verified))
+    .bind(body.principal.clone())
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Writes one piece of evidence (one transaction, the caller's): its body
+/// once ([`write_body`]), then per subject the signature row, its nodes,
+/// and the edges it states or proves. Proofs a record gave before and no
+/// longer gives are withdrawn.
 pub(crate) async fn write_signatures(
     conn: &mut Conn,
+    body: &crate::NewEvidenceBody,
+    quota: &crate::EvidenceQuota,
     records: &[crate::SignatureRecord],
     now: i64,
 ) -> Result<Vec<i64>, StoreError> {
+    write_body(conn, body, quota, now).await?;
     let mut ids = Vec::with_capacity(records.len());
     for record in records {
         let facts = &record.facts;
@@ -41,8 +114,8 @@ pub(crate) async fn write_signatures(
         };
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO signatures (evidence_id, subject, node_id, format, method, verified, trusted, \
-             signer, issuer, reason, log_index, integrated_time, predicate_type, details, body, first_seen, last_seen) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16) \
+             signer, issuer, reason, log_index, integrated_time, predicate_type, details, first_seen, last_seen) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) \
              ON CONFLICT (evidence_id, subject) DO UPDATE SET node_id = excluded.node_id, \
              format = excluded.format, method = excluded.method, verified = excluded.verified, \
              trusted = excluded.trusted, signer = excluded.signer, issuer = excluded.issuer, \
@@ -65,7 +138,6 @@ pub(crate) async fn write_signatures(
         .bind(record.integrated_time)
         .bind(record.predicate_type.clone())
         .bind(record.details.clone())
-        .bind(record.body.clone())
         .bind(now)
         .fetch_one(&mut *conn)
         .await?;
@@ -181,12 +253,9 @@ pub(crate) async fn proofs_of(
     Ok(out)
 }
 
-/// Every stored evidence body with the digest it was imported for.
+/// Every stored evidence body with a digest it was imported for.
 pub(crate) async fn evidence_bodies(conn: &mut Conn) -> sqlx::Result<Vec<EvidenceBody>> {
-    sqlx::query_as(
-        "SELECT evidence_id, MIN(subject) AS subject, MIN(body) AS body FROM signatures \
-         GROUP BY evidence_id ORDER BY evidence_id",
-    )
-    .fetch_all(&mut *conn)
-    .await
+    sqlx::query_as("SELECT evidence_id, subject, body FROM evidence_bodies ORDER BY evidence_id")
+        .fetch_all(&mut *conn)
+        .await
 }

@@ -805,3 +805,60 @@ async fn sqlite_migration_folds_workload_traces_into_sightings() {
     s.close().await;
     db.cleanup().await;
 }
+
+/// Migration 0008 moves evidence bodies out of `signatures` (one copy per
+/// subject) into `evidence_bodies`, one per evidence id, keeping them.
+#[tokio::test]
+async fn sqlite_migration_keeps_one_body_per_evidence() {
+    use sqlx::Connection as _;
+    let db = TestDb::new(Flavor::Sqlite).await;
+    let before_0008 = tempfile::tempdir().unwrap();
+    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    for entry in std::fs::read_dir(&migrations).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name.as_str() < "0008" {
+            std::fs::copy(&path, before_0008.path().join(&name)).unwrap();
+        }
+    }
+    let options = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(&db.url)
+        .unwrap()
+        .create_if_missing(true);
+    let mut conn = sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .unwrap();
+    sqlx::migrate::Migrator::new(before_0008.path())
+        .await
+        .unwrap()
+        .run(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO signatures (evidence_id, subject, node_id, format, method, verified, trusted, reason, details, body, first_seen, last_seen) \
+         VALUES ('e1', 'sha256:a', 1, 'f', 'm', 0, 0, 'r', '{}', 'BODY1', 10, 10), \
+         ('e1', 'sha256:b', 2, 'f', 'm', 1, 0, 'r', '{}', 'BODY1', 5, 12), \
+         ('e2', 'sha256:c', 3, 'f', 'm', 0, 0, 'r', '{}', 'BODY2', 7, 7)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    let s = db.store().await.expect("migrates");
+    let bodies: Vec<(String, String, String)> = s
+        .evidence_bodies()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| (b.evidence_id, b.subject, b.body))
+        .collect();
+    assert_eq!(
+        bodies,
+        [
+            ("e1".into(), "sha256:a".into(), "BODY1".into()),
+            ("e2".into(), "sha256:c".into(), "BODY2".into()),
+        ]
+    );
+    assert_eq!(s.signatures("sha256:b").await.unwrap().len(), 1);
+    s.close().await;
+    db.cleanup().await;
+}

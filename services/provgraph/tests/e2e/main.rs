@@ -30,6 +30,7 @@ mod evidence;
 mod examples;
 mod faults;
 mod floods;
+mod hardening;
 mod lineage;
 mod pictures;
 mod registry;

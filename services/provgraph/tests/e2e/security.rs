@@ -412,9 +412,9 @@ async fn tokens_and_tls_guard_every_listener_and_name_the_sender() {
         .iter()
         .map(|n| n["key"].as_str().unwrap())
         .collect();
-    assert!(keys.contains(&"run-a"), "ci-a's build: {keys:?}");
+    assert!(keys.contains(&"ci-a/run-a"), "ci-a's build: {keys:?}");
     assert!(
-        !keys.contains(&"run-intruder"),
+        !keys.iter().any(|k| k.contains("run-intruder")),
         "ci-b's span in the same trace id did not change ci-a's build: {keys:?}"
     );
     let evidence: Vec<&serde_json::Value> = lineage["edges"]
@@ -427,7 +427,8 @@ async fn tokens_and_tls_guard_every_listener_and_name_the_sender() {
     for e in &evidence {
         assert_eq!(e["principal"], "ci-a", "{e}");
         assert_eq!(e["traceId"], format!("{TRACE:032x}"), "{e}");
-        assert_eq!(e["sender"], "releaser");
+        // The sender is the token's name, not the free text of service.name.
+        assert_eq!(e["sender"], "ci-a");
     }
     // ci-b's own data carries ci-b.
     let (_, body) = graphql(
@@ -667,10 +668,112 @@ async fn emit_reaches_a_tls_server_with_its_token() {
         .iter()
         .map(|n| n["key"].as_str().unwrap())
         .collect();
-    assert!(keys.contains(&"emit-tls"), "{keys:?}");
+    assert!(
+        keys.contains(&"ci-b/emit-tls"),
+        "scoped by its token: {keys:?}"
+    );
     assert_eq!(
         body["data"]["lineage"]["edges"][0]["evidence"][0]["principal"],
         "ci-b"
     );
+    server.stop().await;
+}
+
+/// Issue #13, finding 6: with tokens on, build ids are stored under the
+/// sender's principal, so ci-b naming ci-a's run id, or ci-a's provisional
+/// build (its trace id), starts a build of its own instead of attaching its
+/// commit to ci-a's image. Failed before: ci-b's commit was upstream of
+/// ci-a's image.
+#[tokio::test]
+async fn build_ids_are_scoped_by_principal() {
+    const COMMIT_A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const COMMIT_B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    const DIGEST_P: &str =
+        "sha256:dddd000000000000000000000000000000000000000000000000000000000004";
+    const TRACE_P: u128 = 0x5ec0_0000_0000_0000_0000_0000_0000_0002;
+    let pki = pki();
+    let server = Server::start(Flavor::Sqlite, &pki.secure_args()).await;
+    let https = Https::new(&pki);
+    let send = |token: &'static str, trace: u128, attrs| {
+        let body = request_body(trace, attrs);
+        let https = https.clone();
+        let server = &server;
+        async move {
+            let answer = post_otlp(&https, server, Some(token), body).await;
+            assert_eq!(answer.status, 200, "{}", answer.text());
+        }
+    };
+    // ci-a: run 42 built DIGEST_A from COMMIT_A; a trace with no run id
+    // (a provisional build, named by its trace id) built DIGEST_P.
+    send(
+        TOKEN_A,
+        0xa1,
+        vec![
+            kv("cicd.pipeline.run.id", "42"),
+            kv("vcs.ref.head.revision", COMMIT_A),
+            kv("oci.manifest.digest", DIGEST_A),
+        ],
+    )
+    .await;
+    send(
+        TOKEN_A,
+        TRACE_P,
+        vec![
+            kv("vcs.ref.head.revision", COMMIT_A),
+            kv("oci.manifest.digest", DIGEST_P),
+        ],
+    )
+    .await;
+    // ci-b names ci-a's run id, then ci-a's provisional build, each with
+    // its own commit.
+    let runs = [
+        "42".to_string(),
+        format!("ci-a/{TRACE_P:032x}"),
+        format!("{TRACE_P:032x}"),
+    ];
+    for (trace, run) in (0xb1..).zip(runs) {
+        send(
+            TOKEN_B,
+            trace,
+            vec![
+                kv("cicd.pipeline.run.id", run.as_str()),
+                kv("vcs.ref.head.revision", COMMIT_B),
+            ],
+        )
+        .await;
+    }
+    for digest in [DIGEST_A, DIGEST_P] {
+        let query = format!(
+            r#"{{ lineage(kind: ARTIFACT, key: "{digest}", direction: UPSTREAM) {{ nodes {{ kind key }} }} }}"#
+        );
+        let (status, body) = graphql(&https, &server, Some(TOKEN_READ), &query).await;
+        assert_eq!(status, 200, "{body}");
+        let keys = crate::support::node_keys(&body["data"]["lineage"]);
+        assert!(
+            keys.contains(&format!("COMMIT:{COMMIT_A}")),
+            "{digest}: {keys:?}"
+        );
+        assert!(
+            !keys.contains(&format!("COMMIT:{COMMIT_B}")),
+            "ci-b attached its commit to ci-a's build of {digest}: {keys:?}"
+        );
+    }
+    // GraphQL shows the id as sent and the principal.
+    let (status, body) = graphql(
+        &https,
+        &server,
+        Some(TOKEN_READ),
+        r#"{ a: build(id: "ci-a/42") { id sentId principal commits { sha } }
+             b: build(id: "ci-b/42") { id sentId principal commits { sha } } }"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let data = &body["data"];
+    assert_eq!(data["a"]["sentId"], "42", "{body}");
+    assert_eq!(data["a"]["principal"], "ci-a", "{body}");
+    assert_eq!(data["a"]["commits"][0]["sha"], COMMIT_A, "{body}");
+    assert_eq!(data["b"]["sentId"], "42", "{body}");
+    assert_eq!(data["b"]["principal"], "ci-b", "{body}");
+    assert_eq!(data["b"]["commits"][0]["sha"], COMMIT_B, "{body}");
     server.stop().await;
 }
