@@ -28,6 +28,7 @@ mod examples;
 mod faults;
 mod floods;
 mod lineage;
+mod notary;
 mod pictures;
 mod registry;
 mod replicas;
