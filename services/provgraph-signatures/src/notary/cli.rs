@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::envelope::{MAX_ENVELOPE_BYTES, parse_envelope};
+use super::envelope::MAX_ENVELOPE_BYTES;
+use super::parse_envelope;
 use super::policy::{NotaryPolicy, check_reference};
 use super::verify::verify_envelope;
 

@@ -1,7 +1,7 @@
 //! What a Notary Project envelope says, whatever its format: the signed
 //! descriptor, the signed attributes, the certificate chain and the bytes
-//! the signature covers; [`parse_envelope`] dispatches to the JWS and COSE
-//! readers.
+//! the signature covers; the JWS and COSE readers fill in [`Parts`],
+//! checked here alike.
 
 use std::collections::BTreeMap;
 
@@ -403,28 +403,4 @@ fn parse_payload(payload: &[u8]) -> Result<TargetArtifact, EnvelopeError> {
         size,
         annotations,
     })
-}
-
-/// Parses an envelope; `format` from the layer's media type, else
-/// recognised from the bytes.
-pub fn parse_envelope(
-    bytes: &[u8],
-    format: Option<EnvelopeFormat>,
-) -> Result<Envelope, EnvelopeError> {
-    if bytes.len() > MAX_ENVELOPE_BYTES {
-        return Err(EnvelopeError::new(format!(
-            "the envelope is {} bytes, more than {MAX_ENVELOPE_BYTES}",
-            bytes.len()
-        )));
-    }
-    let format = format
-        .or_else(|| EnvelopeFormat::sniff(bytes))
-        .ok_or_else(|| {
-            EnvelopeError::new("not a Notary Project envelope (neither JWS JSON nor COSE_Sign1)")
-        })?;
-    let parts = match format {
-        EnvelopeFormat::Jws => super::jws::parse(bytes)?,
-        EnvelopeFormat::Cose => super::cose::parse(bytes)?,
-    };
-    parts.finish(bytes)
 }

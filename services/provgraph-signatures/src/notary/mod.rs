@@ -38,7 +38,6 @@ mod verify;
 pub use cli::{VerifyNotationArgs, run_verify_notation};
 pub use envelope::{
     Envelope, EnvelopeError, EnvelopeFormat, MAX_ENVELOPE_BYTES, SigningScheme, TargetArtifact,
-    parse_envelope,
 };
 pub use policy::{Level, NotaryPolicy, NotaryPolicyError, check_reference};
 pub use verify::{NotaryOutcome, verify_envelope};
@@ -49,3 +48,27 @@ pub const NOTARY_ARTIFACT_TYPE: &str = "application/vnd.cncf.notary.signature";
 
 /// The media type of the signed payload.
 pub const NOTARY_PAYLOAD_TYPE: &str = "application/vnd.cncf.notary.payload.v1+json";
+
+/// Parses an envelope; `format` from the layer's media type, else
+/// recognised from the bytes.
+pub fn parse_envelope(
+    bytes: &[u8],
+    format: Option<EnvelopeFormat>,
+) -> Result<Envelope, EnvelopeError> {
+    if bytes.len() > MAX_ENVELOPE_BYTES {
+        return Err(EnvelopeError::new(format!(
+            "the envelope is {} bytes, more than {MAX_ENVELOPE_BYTES}",
+            bytes.len()
+        )));
+    }
+    let format = format
+        .or_else(|| EnvelopeFormat::sniff(bytes))
+        .ok_or_else(|| {
+            EnvelopeError::new("not a Notary Project envelope (neither JWS JSON nor COSE_Sign1)")
+        })?;
+    let parts = match format {
+        EnvelopeFormat::Jws => jws::parse(bytes)?,
+        EnvelopeFormat::Cose => cose::parse(bytes)?,
+    };
+    parts.finish(bytes)
+}

@@ -363,7 +363,7 @@ pub(crate) fn parse_identity(text: &str) -> Result<Identity, String> {
         if name == "S" {
             name = "ST".into();
         }
-        let value = unescape(value.trim_end_matches(|c| c == ' ').trim_start());
+        let value = unescape(trim_unescaped(value));
         if name.is_empty() || value.is_empty() {
             return Err(format!("trusted identity {text:?}: empty name or value"));
         }
@@ -403,6 +403,15 @@ fn split_unescaped(text: &str) -> Vec<String> {
     }
     parts.push(current);
     parts
+}
+
+/// Trims spaces around a value, keeping a trailing space escaped as `\ `.
+fn trim_unescaped(text: &str) -> &str {
+    let mut text = text.trim_start();
+    while text.ends_with(' ') && !text.ends_with("\\ ") {
+        text = &text[..text.len() - 1];
+    }
+    text
 }
 
 fn unescape(text: &str) -> String {
