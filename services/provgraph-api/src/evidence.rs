@@ -1,23 +1,35 @@
 //! The evidence routes: `POST /v1/evidence` (signatures, SBOMs and
 //! vulnerability documents) and `POST /v1/index` over `provgraph-evidence`,
-//! which parses, verifies and records; here only the HTTP answers.
+//! which parses, verifies and records; here only the HTTP answers. A body
+//! with `Content-Type: application/jose+json` or `application/cose` is a
+//! Notary Project envelope (`&reference=` picks its trust policy).
 
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Query, State};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use provgraph_evidence::{ImportError, Imported, MAX_EVIDENCE_BYTES, import_document, parse_index};
+use provgraph_evidence::{
+    ImportError, Imported, MAX_EVIDENCE_BYTES, NotaryImport, import_document, import_notary,
+    parse_index,
+};
 use provgraph_model::Principal;
 use provgraph_otlp::ErrorKind;
 use provgraph_signatures::TrustPolicy;
+use provgraph_signatures::notary::EnvelopeFormat;
 use provgraph_store::{Store, StoreError};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct EvidenceQuery {
     digest: Option<String>,
+    /// `REGISTRY/REPOSITORY`, selecting a Notary Project trust policy.
+    reference: Option<String>,
+    /// The artifact manifest's size, checked against a Notary Project
+    /// envelope's signed descriptor.
+    size: Option<u64>,
 }
 
 #[derive(Clone)]
@@ -46,6 +58,7 @@ pub(crate) async fn post_evidence(
     State(state): State<EvidenceState>,
     principal: Option<Extension<Principal>>,
     Query(query): Query<EvidenceQuery>,
+    headers: HeaderMap,
     body: Body,
 ) -> Response {
     let body = match crate::read_body(body, MAX_EVIDENCE_BYTES, state.timeout, "evidence").await {
@@ -53,15 +66,45 @@ pub(crate) async fn post_evidence(
         Err((kind, message)) => return error(kind, message),
     };
     let principal = principal.map(|Extension(p)| p);
-    match import_document(
-        &state.store,
-        state.policy.clone(),
-        &body,
-        query.digest,
-        principal.as_ref(),
+    // A Notary Project envelope, named by its media type.
+    let notary = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(EnvelopeFormat::from_media_type);
+    if let Some(format) = notary {
+        let import = NotaryImport {
+            envelope: body.to_vec(),
+            format: Some(format),
+            reference: query.reference,
+            size: query.size,
+        };
+        return answer(
+            import_notary(
+                &state.store,
+                state.policy.clone(),
+                import,
+                query.digest,
+                principal.as_ref(),
+            )
+            .await
+            .map(Imported::Results),
+        );
+    }
+    answer(
+        import_document(
+            &state.store,
+            state.policy.clone(),
+            &body,
+            query.digest,
+            principal.as_ref(),
+        )
+        .await,
     )
-    .await
-    {
+}
+
+/// The answer for what an evidence body stored, or why not.
+fn answer(imported: Result<Imported, ImportError>) -> Response {
+    match imported {
         Ok(Imported::Results(results)) => {
             Json(serde_json::json!({ "results": results })).into_response()
         }

@@ -7,12 +7,14 @@
 //! [`SignatureRecord`](provgraph_store::SignatureRecord) with the lineage it
 //! proves ([`record`]), and stored, verified or not. [`reverify_stored`]
 //! verifies everything stored again (a changed policy re-evaluates
-//! `trusted`). No HTTP here: errors say whether the body was at fault
+//! `trusted`). Notary Project envelopes are verified under notation's trust
+//! policy ([`import_notary`]). No HTTP here: errors say whether the body was at fault
 //! ([`ImportError::Invalid`]) or the store.
 
 mod index;
 #[cfg(test)]
 mod limits_tests;
+mod notary;
 mod record;
 mod sbom;
 mod vulns;
@@ -25,6 +27,7 @@ use provgraph_store::{EvidenceQuota, NewEvidenceBody, SignatureRecord, Store, St
 use serde::Serialize;
 
 pub use index::{IndexPostError, parse_index};
+pub use notary::{NOTARY_WRAPPER_KEY, NotaryImport, import_notary};
 pub use vulns::{COSIGN_VULN_PREDICATE, OPENVEX_PREDICATE, VulnSummary};
 
 /// Largest evidence body accepted, in bytes.
@@ -216,10 +219,14 @@ pub async fn import_as(
     let text = std::str::from_utf8(body)
         .map_err(|_| ImportError::Invalid("evidence must be UTF-8 JSON".into()))?
         .to_string();
-    if let Ok(document) = serde_json::from_str::<serde_json::Value>(&text)
-        && let Some(sbom) = provgraph_model::sbom::sbom_packages(&document)
-    {
-        return sbom::import_sbom(store, &text, sbom, digest, principal).await;
+    if let Ok(document) = serde_json::from_str::<serde_json::Value>(&text) {
+        // A Notary Project envelope in its JSON wrapper.
+        if let Some(wrapped) = notary::NotaryImport::from_wrapper(&document) {
+            return notary::import_notary(store, policy, wrapped?, digest, principal).await;
+        }
+        if let Some(sbom) = provgraph_model::sbom::sbom_packages(&document) {
+            return sbom::import_sbom(store, &text, sbom, digest, principal).await;
+        }
     }
     // Verification is CPU work (signatures, certificate chains): off the
     // async workers.

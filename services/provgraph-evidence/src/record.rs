@@ -29,6 +29,8 @@ pub(crate) fn method_name(method: SignatureMethod) -> &'static str {
         SignatureMethod::KeylessCertificate => "KEYLESS_CERTIFICATE",
         SignatureMethod::PublicKey => "PUBLIC_KEY",
         SignatureMethod::PublicKeyNoLog => "PUBLIC_KEY_NO_LOG",
+        SignatureMethod::NotaryX509 => "NOTARY_X509",
+        SignatureMethod::NotarySigningAuthority => "NOTARY_X509_SIGNING_AUTHORITY",
     }
 }
 
@@ -41,14 +43,17 @@ fn format_name(evidence: &Evidence) -> &'static str {
 }
 
 /// The IDENTITY key of a signer: `ISSUER|SUBJECT` when keyless, `key:NAME`
-/// for a policy key.
-fn identity_key(result: &VerificationResult) -> Option<String> {
+/// for a policy key, `x509:SUBJECT` for a Notary Project certificate.
+pub(crate) fn identity_key(result: &VerificationResult) -> Option<String> {
     let signer = result.signer.as_deref()?;
     Some(match result.method {
         SignatureMethod::KeylessCertificate => {
             format!("{}|{signer}", result.issuer.as_deref().unwrap_or(""))
         }
         SignatureMethod::PublicKey | SignatureMethod::PublicKeyNoLog => format!("key:{signer}"),
+        SignatureMethod::NotaryX509 | SignatureMethod::NotarySigningAuthority => {
+            format!("x509:{signer}")
+        }
     })
 }
 
@@ -59,6 +64,13 @@ fn annotation(result: &VerificationResult, name: &str) -> Option<String> {
         serde_json::Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
+}
+
+/// The build a verified signature's annotations name (run id or build id).
+pub(crate) fn build_annotation(result: &VerificationResult) -> Option<String> {
+    BUILD_ANNOTATIONS
+        .iter()
+        .find_map(|name| annotation(result, name))
 }
 
 /// A build a verified signature ties its artifact to (by run id or trace).
@@ -96,10 +108,7 @@ pub(crate) fn record(evidence: &Evidence, result: &VerificationResult) -> Signat
             },
         ));
     }
-    if let Some(build) = BUILD_ANNOTATIONS
-        .iter()
-        .find_map(|name| annotation(result, name))
-    {
+    if let Some(build) = build_annotation(result) {
         claims.push(run_claim(build));
     }
     let details = serde_json::json!({

@@ -22,11 +22,15 @@
 //! - vulnerability documents (`vuln`): what parses has identifiers and
 //!   canonical digests, recognition and parsing agree, matching does not
 //!   depend on how a Go version is written, versions are totally ordered;
+//! - Notary Project envelopes (`notary_jws`, `notary_cose`): what parses
+//!   names a well-formed digest; verification answers for the digest asked
+//!   about, in one line, and never trusts what it did not verify;
 //! - lineage pictures (`picture`): every subgraph draws as well-formed SVG,
 //!   DOT and Mermaid, each node and edge accounted for once.
 //!
 //! See docs/fuzzing.md.
 
+pub mod notary;
 pub mod picture;
 pub mod vuln;
 
@@ -70,6 +74,8 @@ pub const TARGETS: &[Target] = &[
     ("openvex", vuln::openvex),
     ("versions", vuln::versions),
     ("picture", picture::picture),
+    ("notary_jws", notary::notary_jws),
+    ("notary_cose", notary::notary_cose),
 ];
 
 /// The artifact digest the evidence target passes as `?digest=`.
@@ -514,6 +520,8 @@ struct PolicyPaths {
     trusted_root: Option<String>,
     #[serde(default)]
     keys: Vec<KeyPath>,
+    notation_trust_policy: Option<String>,
+    notation_trust_store: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -539,7 +547,9 @@ pub fn trust_policy(data: &[u8]) {
         let names = paths
             .trusted_root
             .iter()
-            .chain(paths.keys.iter().filter_map(|k| k.public_key.as_ref()));
+            .chain(paths.keys.iter().filter_map(|k| k.public_key.as_ref()))
+            .chain(paths.notation_trust_policy.iter())
+            .chain(paths.notation_trust_store.iter());
         if !names.into_iter().all(|name| fixture_name(name)) {
             return;
         }

@@ -24,7 +24,8 @@ pub enum DiscoverySource {
     SignatureTag,
     /// A layer of the legacy cosign attestation tag `sha256-<hex>.att`.
     AttestationTag,
-    /// A Sigstore bundle referrer listed by the OCI 1.1 referrers API.
+    /// A Sigstore bundle or Notary Project signature referrer listed by the
+    /// OCI 1.1 referrers API.
     Referrers,
     /// A Sigstore bundle referrer listed by the referrers tag `sha256-<hex>`
     /// (the fallback for registries without the referrers API).
@@ -254,7 +255,8 @@ impl Registry {
         Ok(())
     }
 
-    /// The Sigstore bundles among the referrers of `digest`.
+    /// The Sigstore bundles and Notary Project signatures among the
+    /// referrers of `digest`.
     async fn sigstore_referrers(
         &self,
         repository: &str,
@@ -298,9 +300,13 @@ impl Registry {
         let mut other_types = BTreeSet::new();
         let mut others = 0usize;
         let mut bundles = 0usize;
+        // The image manifest's size, read (by digest) once a Notary
+        // signature needs it.
+        let mut subject_size: Option<Option<u64>> = None;
         for descriptor in &descriptors {
             let artifact_type = descriptor.artifact_type.as_deref().unwrap_or("");
-            if !is_sigstore_bundle(artifact_type) {
+            let notary = artifact_type == media_types::NOTARY_SIGNATURE;
+            if !is_sigstore_bundle(artifact_type) && !notary {
                 others += 1;
                 other_types.insert(if artifact_type.is_empty() {
                     "(none)".to_string()
@@ -321,11 +327,37 @@ impl Registry {
             }
             if bundles == MAX_DESCRIPTORS {
                 found.notes.push(format!(
-                    "more than {MAX_DESCRIPTORS} Sigstore bundle referrers: the rest were not read"
+                    "more than {MAX_DESCRIPTORS} signature referrers: the rest were not read"
                 ));
                 break;
             }
             bundles += 1;
+            if notary {
+                let size = match subject_size {
+                    Some(size) => size,
+                    None => {
+                        let (fetched, _) =
+                            self.manifest_by_digest(repository, digest, None).await?;
+                        let size = u64::try_from(fetched.body.len()).ok();
+                        subject_size = Some(size);
+                        size
+                    }
+                };
+                if let Some(evidence) = self
+                    .notary_referrer(
+                        repository,
+                        (digest, size),
+                        descriptor,
+                        &referrer,
+                        source,
+                        found,
+                    )
+                    .await?
+                {
+                    found.evidence.push(evidence);
+                }
+                continue;
+            }
             if let Some(evidence) = self
                 .bundle_referrer(repository, digest, descriptor, &referrer, source, found)
                 .await?
@@ -336,7 +368,7 @@ impl Registry {
         if others > 0 {
             let types: Vec<_> = other_types.into_iter().collect();
             found.notes.push(format!(
-                "{others} referrer(s) that are not Sigstore bundles skipped (artifact types: {})",
+                "{others} referrer(s) that are neither Sigstore bundles nor Notary signatures skipped (artifact types: {})",
                 types.join(", ")
             ));
         }

@@ -13,7 +13,10 @@
 //!    envelopes (`application/vnd.dsse.envelope.v1+json`);
 //! 3. OCI 1.1 referrers (`GET /v2/<repo>/referrers/<digest>`, or, when the
 //!    registry does not implement it, the referrers tag `sha256-<hex>`) whose
-//!    `artifactType` is a Sigstore bundle: the bundle is the layer blob.
+//!    `artifactType` is a Sigstore bundle (the bundle is the layer blob) or
+//!    a Notary Project signature (`application/vnd.cncf.notary.signature`:
+//!    the layer is the JWS or COSE envelope, imported in a JSON wrapper
+//!    with the repository reference and the image manifest's size).
 //!
 //! Everything fetched is checked before it is used: manifests fetched by
 //! digest and every blob must hash (SHA-256) to the digest that named them,
@@ -42,6 +45,7 @@
 mod discover;
 mod error;
 mod manifest;
+mod notary;
 mod reference;
 mod registry;
 #[cfg(feature = "testing")]

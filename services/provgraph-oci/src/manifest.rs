@@ -23,6 +23,8 @@ pub mod media_types {
         "application/vnd.docker.distribution.manifest.list.v2+json";
     /// The `Accept` header sent for manifests.
     pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json";
+    /// The artifact type of a Notary Project signature manifest.
+    pub const NOTARY_SIGNATURE: &str = "application/vnd.cncf.notary.signature";
     /// A DSSE envelope: the layer of a cosign attestation.
     pub const DSSE_ENVELOPE: &str = "application/vnd.dsse.envelope.v1+json";
     /// Prefix of Sigstore bundle artifact types

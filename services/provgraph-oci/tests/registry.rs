@@ -358,7 +358,7 @@ async fn discovers_signatures_attestations_and_referrers_in_a_real_registry() {
     assert!(
         has_note(
             &found,
-            "1 referrer(s) that are not Sigstore bundles skipped (artifact types: application/spdx+json)"
+            "1 referrer(s) that are neither Sigstore bundles nor Notary signatures skipped (artifact types: application/spdx+json)"
         ),
         "{:?}",
         found.notes

@@ -30,6 +30,7 @@ mod keys;
 mod layer;
 #[cfg(test)]
 mod layer_tests;
+pub mod notary;
 mod policy;
 mod roots;
 mod slsa;

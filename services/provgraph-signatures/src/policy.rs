@@ -14,6 +14,11 @@
 //! # or: subject_regex = "https://github\\.com/acme/calc/\\.github/workflows/[^@]+@refs/tags/v.*"
 //! ```
 //!
+//! Notary Project signatures are judged by notation's own files, named here
+//! (paths relative to this file): `notation_trust_policy =
+//! "trustpolicy.json"` and `notation_trust_store = "truststore"` (the folder
+//! holding `x509/{ca,signingAuthority,tsa}/NAME/`); see [`crate::notary`].
+//!
 //! `subject_regex` is anchored: it must match the whole certificate identity,
 //! never a part of it.
 
@@ -30,6 +35,7 @@ use sigstore_verify::types::DerPublicKey;
 use provgraph_model::one_line;
 
 pub use crate::error::TrustError;
+use crate::notary::NotaryPolicy;
 use crate::roots;
 
 /// A trust-policy file that could not be used; the message is one line
@@ -125,6 +131,8 @@ pub struct TrustPolicy {
     verifier: Result<Arc<Verifier>, String>,
     keys: Vec<PolicyKey>,
     identities: Vec<IdentityRule>,
+    /// notation's trust policy and store, for Notary Project signatures.
+    notary: Option<Arc<NotaryPolicy>>,
 }
 
 impl fmt::Debug for TrustPolicy {
@@ -134,6 +142,7 @@ impl fmt::Debug for TrustPolicy {
             .field("root_usable", &self.verifier.is_ok())
             .field("keys", &self.keys)
             .field("identities", &self.identities)
+            .field("notary", &self.notary.is_some())
             .finish()
     }
 }
@@ -152,6 +161,8 @@ struct PolicyFile {
     keys: Vec<KeyEntry>,
     #[serde(default)]
     identities: Vec<IdentityEntry>,
+    notation_trust_policy: Option<String>,
+    notation_trust_store: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -187,6 +198,7 @@ impl TrustPolicy {
             verifier,
             keys: Vec::new(),
             identities: Vec::new(),
+            notary: None,
         }
     }
 
@@ -290,6 +302,23 @@ impl TrustPolicy {
                 subject,
             });
         }
+        match (&file.notation_trust_policy, &file.notation_trust_store) {
+            (None, None) => {}
+            (Some(document), Some(store)) => {
+                let notary = NotaryPolicy::from_files(
+                    &resolve(base_dir, document),
+                    &resolve(base_dir, store),
+                )
+                .map_err(|e| PolicyError::new(source, e))?;
+                policy.notary = Some(Arc::new(notary));
+            }
+            _ => {
+                return Err(PolicyError::new(
+                    source,
+                    "notation_trust_policy and notation_trust_store go together",
+                ));
+            }
+        }
         Ok(policy)
     }
 
@@ -302,6 +331,7 @@ impl TrustPolicy {
             verifier: Ok(Arc::new(verifier)),
             keys: Vec::new(),
             identities: Vec::new(),
+            notary: None,
         })
     }
 
@@ -328,6 +358,17 @@ impl TrustPolicy {
             subject,
         });
         self
+    }
+
+    /// Judges Notary Project signatures by notation's trust policy and store.
+    pub fn with_notary(mut self, notary: NotaryPolicy) -> Self {
+        self.notary = Some(Arc::new(notary));
+        self
+    }
+
+    /// notation's trust policy and store, when the policy names them.
+    pub fn notary(&self) -> Option<&NotaryPolicy> {
+        self.notary.as_deref()
     }
 
     /// The trusted keys.

@@ -29,6 +29,11 @@ pub enum SignatureMethod {
     /// A public key, with no log entry and no timestamp (`cosign sign --key
     /// --tlog-upload=false`): checked directly against the policy keys.
     PublicKeyNoLog,
+    /// A Notary Project signature, scheme `notary.x509`: an X.509 chain to
+    /// a CA in the notation trust store.
+    NotaryX509,
+    /// A Notary Project signature, scheme `notary.x509.signingAuthority`.
+    NotarySigningAuthority,
 }
 
 /// The claims of a verified Fulcio certificate (extensions under
@@ -381,6 +386,9 @@ fn verify_sigstore_bundle(
                 Err(reason) => result.reason = reason,
                 Ok(check) => key_loop(&mut result, policy, check),
             }
+        }
+        SignatureMethod::NotaryX509 | SignatureMethod::NotarySigningAuthority => {
+            result.reason = "a Notary Project envelope is not a Sigstore bundle".into();
         }
     }
     result

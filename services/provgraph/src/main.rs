@@ -39,6 +39,9 @@ enum Command {
     /// Verify a Sigstore bundle for an artifact and a signer, offline (the
     /// sigstore-conformance command-line protocol).
     VerifyBundle(provgraph_signatures::VerifyBundleArgs),
+    /// Verify a Notary Project signature envelope (JWS or COSE) for a
+    /// digest under notation's trust policy and trust store, offline.
+    VerifyNotation(provgraph_signatures::notary::VerifyNotationArgs),
     /// Post evidence files (Sigstore bundles, cosign signature layers) to a
     /// running server, with progress and a summary.
     Import(import::ImportArgs),
@@ -74,6 +77,18 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::VerifyNotation(args) => {
+            match provgraph_signatures::notary::run_verify_notation(&args) {
+                Ok(summary) => {
+                    println!("{summary}");
+                    ExitCode::SUCCESS
+                }
+                Err(reason) => {
+                    eprintln!("provgraph verify-notation: {reason}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Import(args) => import::import(args),
         Command::Reverify(args) => import::reverify(args),
         Command::Discover(args) => import::discover(args),

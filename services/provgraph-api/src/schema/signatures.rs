@@ -70,13 +70,15 @@ impl Signature {
         &self.row.evidence_id
     }
 
-    /// SIGSTORE_BUNDLE, COSIGN_SIGNATURE_LAYER or COSIGN_ATTESTATION_LAYER.
+    /// SIGSTORE_BUNDLE, COSIGN_SIGNATURE_LAYER, COSIGN_ATTESTATION_LAYER,
+    /// or NOTARY_JWS / NOTARY_COSE (a Notary Project envelope).
     async fn format(&self) -> &str {
         &self.row.format
     }
 
     /// KEYLESS_CERTIFICATE, PUBLIC_KEY or PUBLIC_KEY_NO_LOG (a key-only
-    /// signature with no transparency-log entry).
+    /// signature with no transparency-log entry); NOTARY_X509 or
+    /// NOTARY_X509_SIGNING_AUTHORITY (a Notary Project signing scheme).
     async fn method(&self) -> &str {
         &self.row.method
     }

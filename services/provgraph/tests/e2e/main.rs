@@ -32,6 +32,7 @@ mod faults;
 mod floods;
 mod hardening;
 mod lineage;
+mod notary;
 mod pictures;
 mod registry;
 mod replicas;
