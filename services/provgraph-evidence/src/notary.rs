@@ -17,7 +17,7 @@ use provgraph_signatures::notary::{
     verify_envelope,
 };
 use provgraph_signatures::{SignatureMethod, TrustPolicy, VerificationResult};
-use provgraph_store::{SignatureRecord, Store};
+use provgraph_store::{EvidenceQuota, NewEvidenceBody, SignatureRecord, Store, StoreError};
 use serde_json::Value;
 
 use crate::record;
@@ -192,7 +192,6 @@ pub async fn import_notary(
             &outcome,
             &result,
             &import.reference,
-            &body,
         );
         Ok::<_, ImportError>((record, result))
     })
@@ -205,9 +204,26 @@ pub async fn import_notary(
         let build = store.trace_build(&trace).await?.unwrap_or(trace);
         record.facts.claims.push(record::run_claim(build));
     }
-    store
-        .write_signatures(std::slice::from_ref(&record))
-        .await?;
+    let stored = NewEvidenceBody {
+        evidence_id: record.facts.evidence_id.clone(),
+        subject: record.facts.subject.clone(),
+        body,
+        verified: result.verified,
+        principal: principal.map(|p| p.name().to_string()),
+    };
+    if let Err(err) = store
+        .write_signatures(
+            &stored,
+            &EvidenceQuota::default(),
+            std::slice::from_ref(&record),
+        )
+        .await
+    {
+        if matches!(err, StoreError::Quota(_)) {
+            tracing::warn!(principal = ?stored.principal, evidence_id = %stored.evidence_id, error = %err, "unverified evidence refused");
+        }
+        return Err(err.into());
+    }
     if let Some(principal) = principal {
         tracing::info!(
             principal = principal.name(),
@@ -227,7 +243,6 @@ fn notary_record(
     outcome: &NotaryOutcome,
     result: &VerificationResult,
     reference: &Option<String>,
-    body: &str,
 ) -> SignatureRecord {
     let mut claims: Vec<(ProofOrigin, SourceClaims)> = Vec::new();
     if let Some(build) = record::build_annotation(result) {
@@ -261,6 +276,5 @@ fn notary_record(
         integrated_time: None,
         predicate_type: None,
         details: details.to_string(),
-        body: body.to_string(),
     }
 }
