@@ -20,6 +20,8 @@ pub const SOURCE: &str = "/provgraph";
 
 /// How often the tracker and the feed look for new outbox rows.
 pub const POLL_EVERY: Duration = Duration::from_millis(200);
+/// How often a feed whose cursor could not be read tries again.
+const RETRY_START: Duration = Duration::from_secs(5);
 
 /// Outbox rows every reader is past are kept this long, then pruned.
 pub const KEEP_EVENTS: Duration = Duration::from_secs(24 * 3600);
@@ -105,19 +107,48 @@ impl Events {
 
     /// Starts the verdict tracker and the subscription feed; both stop
     /// when the handles are aborted. Their cursors are read first, so that
-    /// nothing committed after this returns is missed.
-    pub async fn start(&self) -> Result<Vec<tokio::task::JoinHandle<()>>, StoreError> {
-        let tracked = self.store.event_cursor(TRACKER).await?;
-        let fed = self.store.newest_event().await?;
+    /// nothing committed after this returns is missed. A database that
+    /// cannot be written (a read-only filesystem) does not stop the server
+    /// from serving reads: each task says so and reads its cursor again
+    /// until it can.
+    pub async fn start(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        let tracked = self.store.event_cursor(TRACKER).await;
+        let fed = self.store.newest_event().await;
         let tracker = {
             let events = self.clone();
-            tokio::spawn(async move { events.track_verdicts(tracked).await })
+            tokio::spawn(async move {
+                let mut tracked = tracked;
+                let cursor = loop {
+                    match tracked {
+                        Ok(cursor) => break cursor,
+                        Err(err) => {
+                            tracing::warn!(error = %err, "verdict tracker: cannot read its cursor; retrying");
+                            tokio::time::sleep(RETRY_START).await;
+                            tracked = events.store.event_cursor(TRACKER).await;
+                        }
+                    }
+                };
+                events.track_verdicts(cursor).await
+            })
         };
         let feed = {
             let events = self.clone();
-            tokio::spawn(async move { events.feed(fed).await })
+            tokio::spawn(async move {
+                let mut fed = fed;
+                let cursor = loop {
+                    match fed {
+                        Ok(cursor) => break cursor,
+                        Err(err) => {
+                            tracing::warn!(error = %err, "event feed: cannot read the outbox; retrying");
+                            tokio::time::sleep(RETRY_START).await;
+                            fed = events.store.newest_event().await;
+                        }
+                    }
+                };
+                events.feed(cursor).await
+            })
         };
-        Ok(vec![tracker, feed])
+        vec![tracker, feed]
     }
 
     /// Follows the outbox from its own stored cursor: each digest a row

@@ -398,11 +398,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     // The verdict tracker and the subscription feed, then one webhook
     // dispatcher per endpoint: all read the outbox, none is on the ingest path.
     webhooks::check_endpoints(&args.webhooks)?;
-    let mut event_tasks = api_parts
-        .events
-        .start()
-        .await
-        .map_err(|err| format!("cannot start the event feeds: {err}"))?;
+    let mut event_tasks = api_parts.events.start().await;
     let (webhook_tasks, webhook_metrics) = webhooks::start(
         store.clone(),
         api_parts.events.clone(),
