@@ -436,9 +436,18 @@ mod tests {
         let count = Arc::new(AtomicUsize::new(0));
         let subscriber = tracing_subscriber::registry().with(Statements(count.clone()));
         let _guard = tracing::subscriber::set_default(subscriber);
-        // Another test thread may have met sqlx's callsites first, with no
-        // subscriber, and cached "never interested": ask them again now that
-        // this thread counts (CI once counted [0, 0] here).
+        // Another test thread may meet sqlx's callsites first, with no
+        // subscriber, and cache "never interested" while this one counts
+        // (CI counted [0, 0] here twice). So: one query first, which
+        // registers every callsite the counted ones use (after it, no
+        // registration on another thread can overwrite their interest),
+        // then their interest asked again with this thread's counter.
+        let warm = format!(
+            "{{ commit(sha: \"{}\") {{ builds {{ id artifacts {{ digest workloads {{ key }} }} }} }} }}",
+            commit(1)
+        );
+        let response = schema.execute(warm.as_str()).await;
+        assert!(response.errors.is_empty(), "{:?}", response.errors);
         tracing::callsite::rebuild_interest_cache();
         let mut costs = Vec::new();
         for (c, builds) in [(1u32, 2usize), (2, 12)] {
