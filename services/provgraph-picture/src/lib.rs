@@ -169,7 +169,7 @@ pub fn render_svg(subgraph: &Subgraph, options: &SvgOptions) -> String {
     svg::render(&group(subgraph), subgraph.truncated, options)
 }
 
-pub use label::path_segment;
+pub use label::{colours, path_segment};
 
 #[cfg(test)]
 mod tests;

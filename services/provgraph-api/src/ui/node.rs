@@ -136,7 +136,7 @@ pub fn when(text: &str) -> String {
 /// The page body for `data`.
 pub fn render(kind: NodeKind, key: &str, data: &Value) -> String {
     let mut out = String::with_capacity(64 * 1024);
-    let (fill, stroke) = kind_colours(kind);
+    let (fill, stroke) = provgraph_picture::colours(kind);
     let _ = writeln!(
         out,
         "<h1><span class=\"kind\" style=\"background:{fill};border-color:{stroke};color:{stroke}\">{}</span>\
@@ -180,24 +180,6 @@ pub fn render(kind: NodeKind, key: &str, data: &Value) -> String {
         signatures(&mut out, &data["audit"]);
     }
     out
-}
-
-fn kind_colours(kind: NodeKind) -> (&'static str, &'static str) {
-    // The pictures' colours (provgraph-picture's label.rs), for the badge.
-    match kind {
-        NodeKind::Repository => ("#dbeafe", "#1d4ed8"),
-        NodeKind::Commit => ("#e0e7ff", "#4338ca"),
-        NodeKind::Gomod => ("#fef9c3", "#a16207"),
-        NodeKind::Build => ("#fde68a", "#b45309"),
-        NodeKind::Artifact => ("#dcfce7", "#15803d"),
-        NodeKind::Workload => ("#fce7f3", "#be185d"),
-        NodeKind::Signature => ("#ede9fe", "#6d28d9"),
-        NodeKind::Attestation => ("#f3e8ff", "#7e22ce"),
-        NodeKind::Identity => ("#e2e8f0", "#334155"),
-        NodeKind::Module => ("#ccfbf1", "#0f766e"),
-        NodeKind::Package => ("#cffafe", "#0e7490"),
-        NodeKind::Vulnerability => ("#fee2e2", "#b91c1c"),
-    }
 }
 
 fn verdict(out: &mut String, audit: &Value) {
